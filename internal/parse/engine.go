@@ -1,0 +1,539 @@
+// Package parse is propwatch's propagation engine: given the header fields of
+// one request (an HTTP/1.x head, or a Kafka record's headers), it decides
+// whether the request carries trace context, whether that context is valid,
+// how large its baggage is, and whether any propagated value looks like PII
+// or a secret.
+//
+// The engine never keeps a raw value. A Verdict holds codes, counts, sizes
+// and, when asked for, keyed fingerprints; that is all any output of
+// propwatch can be built from.
+//
+// The sub-packages hold the pieces: http1 frames request heads, w3c judges
+// traceparent, tracestate and baggage, formats the other propagation formats,
+// pii the detectors, and reason the defect codes they share.
+package parse
+
+import (
+	"bytes"
+	"encoding/base64"
+
+	"github.com/propwatch/propwatch/internal/parse/formats"
+	"github.com/propwatch/propwatch/internal/parse/http1"
+	"github.com/propwatch/propwatch/internal/parse/pii"
+	"github.com/propwatch/propwatch/internal/parse/reason"
+	"github.com/propwatch/propwatch/internal/parse/w3c"
+)
+
+// Context classifies the trace context of one request.
+type Context uint8
+
+const (
+	// Missing: no trace context in any format.
+	Missing Context = iota
+	// Valid: a valid traceparent, or, with no traceparent, a valid context
+	// in another format.
+	Valid
+	// Invalid: a traceparent that is not valid, or only malformed contexts
+	// in other formats.
+	Invalid
+)
+
+// String returns "missing", "valid" or "invalid", the words reports use.
+func (c Context) String() string {
+	switch c {
+	case Valid:
+		return "valid"
+	case Invalid:
+		return "invalid"
+	default:
+		return "missing"
+	}
+}
+
+// Codes the engine adds on top of those of the format packages.
+const (
+	// TraceIDMismatch: the traceparent and another format on the same
+	// request name different traces; one of the two propagators is fed
+	// from a stale or foreign context.
+	TraceIDMismatch reason.Code = "context.trace_id_mismatch"
+	// TraceStateOrphan: tracestate without any traceparent. Receivers
+	// must discard it, so whatever it carries is lost.
+	TraceStateOrphan reason.Code = "tracestate.without_traceparent"
+	// ContextFieldCut: the capture ended inside a trace-context field, so
+	// that field could not be judged.
+	ContextFieldCut reason.Code = "context.field_truncated"
+)
+
+// Part says where in a propagated entry a finding was.
+type Part uint8
+
+const (
+	// PartValue: the entry's value.
+	PartValue Part = iota
+	// PartKey: the entry's key, which is PII itself.
+	PartKey
+	// PartProperty: a baggage member's properties.
+	PartProperty
+)
+
+// String returns "value", "key" or "property".
+func (p Part) String() string {
+	switch p {
+	case PartKey:
+		return "key"
+	case PartProperty:
+		return "property"
+	default:
+		return "value"
+	}
+}
+
+// Finding is one PII or secret detection. It locates the value and says
+// how long it was; it never holds the value or the key it was found under.
+type Finding struct {
+	Kind pii.Kind
+	// Header is the canonical name of the carrying header: "baggage",
+	// "uberctx-*", "ot-baggage-*", "jaeger-baggage" or "sw8-correlation".
+	// Prefixed names are reported with "*" because their suffix is a key
+	// chosen by the application, and keys can be PII.
+	Header string
+	// Member is the entry's position: the member index across all baggage
+	// headers, or the ordinal of the header among those of its name.
+	Member int
+	Part   Part
+	// Length is the byte length of the raw (undecoded) text scanned.
+	Length int
+	// Fingerprint is a keyed, truncated HMAC of the raw text, set only when
+	// the Analyzer has a Fingerprinter. Equal fingerprints within one
+	// process mean equal values; across processes they mean nothing.
+	Fingerprint string
+}
+
+// Verdict is the judgement of one request. It aliases the Analyzer that made
+// it and is valid until that Analyzer's next call.
+type Verdict struct {
+	Context Context
+	// ContextReason is the defect that made the context invalid: the
+	// traceparent's, or with no traceparent the first malformed format's.
+	// Empty unless Context is Invalid. Aggregates count invalid requests by
+	// it, so that their reason counts add up to the invalid count.
+	ContextReason reason.Code
+	// Reasons lists every defect found, in the order found: context,
+	// framing and baggage defects alike.
+	Reasons reason.List
+	// Formats holds every propagation format present, valid or not.
+	Formats formats.Format
+	// Baggage sizes the W3C baggage headers combined.
+	Baggage w3c.BaggageStats
+	// PII counts findings by kind, indexed by pii.Kind. A value counts
+	// once per kind however often the kind appears in it.
+	PII [pii.Phone + 1]int
+	// SuspectKeys counts propagated keys whose name alone suggests PII or
+	// a secret ("password", "ssn", "session_token").
+	SuspectKeys int
+	// Findings locates the PII counts, the first MaxFindings of them.
+	Findings []Finding
+	// FindingsDropped counts findings past MaxFindings: counted in PII,
+	// not located.
+	FindingsDropped int
+	// Truncated is set when the request head was cut before its end.
+	Truncated bool
+}
+
+// PIITotal is the number of PII findings of all kinds.
+func (v *Verdict) PIITotal() int {
+	n := 0
+	for _, c := range v.PII {
+		n += c
+	}
+	return n
+}
+
+// Problem reports whether anything is wrong with the request's propagation:
+// context missing or invalid, any defect, oversized baggage, PII, or a
+// suspect key. Baggage that is only at risk is not a problem by itself.
+func (v *Verdict) Problem() bool {
+	return v.Context != Valid || len(v.Reasons) > 0 || v.Baggage.Oversized ||
+		v.PIITotal() > 0 || v.SuspectKeys > 0
+}
+
+// MaxFindings bounds the findings one Verdict locates, so that a hostile
+// request with a million emails in its baggage costs counts, not memory.
+const MaxFindings = 64
+
+// Options configure an Analyzer.
+type Options struct {
+	// Baggage sets the limits baggage is judged against; the zero value
+	// means w3c.DefaultBaggageLimits.
+	Baggage w3c.BaggageLimits
+	// Fingerprints, when not nil, adds a keyed fingerprint to every finding.
+	Fingerprints *pii.Fingerprinter
+}
+
+// Analyzer judges requests. It owns every buffer a judgement needs, so a
+// request without findings costs no allocation. An Analyzer is not safe for
+// concurrent use; give each goroutine its own.
+type Analyzer struct {
+	opts Options
+
+	verdict Verdict
+	fmts    formats.Headers
+	results []formats.Result
+	bag     w3c.Baggage
+
+	traceparents    int
+	traceparent     []byte
+	tracestates     [][]byte
+	baggages        [][]byte
+	carriers        []carrier
+	carrierOrdinals [formats.NumFields]int
+	decoded         []byte
+}
+
+// carrier is a non-W3C header whose value is application baggage.
+type carrier struct {
+	field   formats.Field
+	ordinal int
+	key     []byte // the key from the header name, for prefixed fields
+	value   []byte
+}
+
+// NewAnalyzer returns an Analyzer configured by opts.
+func NewAnalyzer(opts Options) *Analyzer {
+	if opts.Baggage == (w3c.BaggageLimits{}) {
+		opts.Baggage = w3c.DefaultBaggageLimits()
+	}
+	return &Analyzer{opts: opts}
+}
+
+// Head judges a parsed request head. Fields the capture cut short are not
+// judged (a cut value is not a malformed one); the framing defects of the
+// head are part of the verdict.
+func (a *Analyzer) Head(h *http1.Head) *Verdict {
+	v := a.judge(h.Fields, h.CutField)
+	for _, d := range h.Defects {
+		if d == http1.BareLF {
+			continue // tolerated by every server, not a propagation problem
+		}
+		v.Reasons = v.Reasons.Add(d)
+	}
+	v.Truncated = h.Status == http1.StatusTruncated
+	return v
+}
+
+// Fields judges a request given as a list of header fields, such as the
+// headers of a Kafka record.
+func (a *Analyzer) Fields(fields []http1.Field) *Verdict {
+	return a.judge(fields, -1)
+}
+
+func (a *Analyzer) judge(fields []http1.Field, cut int) *Verdict {
+	a.reset()
+	v := &a.verdict
+	for i, f := range fields {
+		if i == cut {
+			if a.isContextField(f.Name) {
+				v.Reasons = v.Reasons.Add(ContextFieldCut)
+			}
+			continue
+		}
+		a.collect(f)
+	}
+	a.judgeContext()
+	a.judgeBaggage()
+	for _, c := range a.carriers {
+		a.scanCarrier(c)
+	}
+	return v
+}
+
+func (a *Analyzer) reset() {
+	a.verdict = Verdict{Reasons: a.verdict.Reasons[:0], Findings: a.verdict.Findings[:0]}
+	a.fmts.Reset()
+	a.results = a.results[:0]
+	a.traceparents, a.traceparent = 0, nil
+	a.tracestates = a.tracestates[:0]
+	a.baggages = a.baggages[:0]
+	a.carriers = a.carriers[:0]
+	a.carrierOrdinals = [formats.NumFields]int{}
+}
+
+// collect sorts one field into the buckets the judgements read. The W3C names
+// are tested first: they are the common case on instrumented traffic.
+func (a *Analyzer) collect(f http1.Field) {
+	switch len(f.Name) {
+	case len("traceparent"):
+		if http1.EqualFold(f.Name, "traceparent") {
+			a.traceparents++
+			if a.traceparents == 1 {
+				a.traceparent = f.Value
+			}
+			return
+		}
+	case len("tracestate"):
+		if http1.EqualFold(f.Name, "tracestate") {
+			a.tracestates = append(a.tracestates, f.Value)
+			return
+		}
+	case len("baggage"):
+		if http1.EqualFold(f.Name, "baggage") {
+			a.baggages = append(a.baggages, f.Value)
+			return
+		}
+	}
+	fld := formats.Lookup(f.Name)
+	if fld == formats.FieldNone {
+		return
+	}
+	a.fmts.Add(fld, f.Value)
+	if fld.CarriesBaggage() {
+		c := carrier{field: fld, ordinal: a.carrierOrdinals[fld], value: f.Value}
+		a.carrierOrdinals[fld]++
+		if p := prefixOf(fld); p != "" && len(f.Name) > len(p) {
+			c.key = f.Name[len(p):]
+		}
+		a.carriers = append(a.carriers, c)
+	}
+}
+
+func (a *Analyzer) isContextField(name []byte) bool {
+	return http1.EqualFold(name, "traceparent") || http1.EqualFold(name, "tracestate") ||
+		http1.EqualFold(name, "baggage") || formats.Lookup(name) != formats.FieldNone
+}
+
+// judgeContext classifies the request and checks that its formats agree.
+func (a *Analyzer) judgeContext() {
+	v := &a.verdict
+	var tp w3c.TraceParent
+	var tpCode, otherCode reason.Code
+	tpValid := false
+	switch {
+	case a.traceparents > 1:
+		// Two traceparents make the context ambiguous; the W3C test suite
+		// expects the receiver to restart the trace.
+		v.Reasons = v.Reasons.Add(w3c.TraceParentDuplicate)
+		tpCode = w3c.TraceParentDuplicate
+	case a.traceparents == 1:
+		var code reason.Code
+		tp, code = w3c.ParseTraceParent(a.traceparent)
+		if code == "" {
+			tpValid = true
+			// Valid, yet senders must zero these bits, and older
+			// OpenTelemetry SDKs drop a traceparent that sets them.
+			if tp.ReservedFlags() != 0 {
+				v.Reasons = v.Reasons.Add(w3c.TraceParentReservedFlags)
+			}
+		} else {
+			v.Reasons = v.Reasons.Add(code)
+		}
+		tpCode = code
+	}
+	if a.traceparents > 0 {
+		v.Formats |= formats.W3C
+	}
+	if len(a.tracestates) > 0 {
+		v.Formats |= formats.W3C
+		if a.traceparents == 0 {
+			v.Reasons = v.Reasons.Add(TraceStateOrphan)
+		}
+		// A tracestate defect never invalidates the traceparent (W3C
+		// processing model), so it is a reason but not a classification.
+		_, v.Reasons = w3c.CheckTraceState(a.tracestates, v.Reasons)
+	}
+
+	a.results = a.fmts.Evaluate(a.results[:0])
+	otherValid, otherPresent := false, false
+	for _, r := range a.results {
+		v.Formats |= r.Format
+		otherPresent = true
+		if r.Valid {
+			otherValid = true
+		} else {
+			v.Reasons = v.Reasons.Add(r.Defect)
+			if otherCode == "" {
+				otherCode = r.Defect
+			}
+		}
+		if tpValid && r.Valid && r.TraceIDBits > 0 && !sameTrace(tp.TraceID, r) {
+			v.Reasons = v.Reasons.Add(TraceIDMismatch)
+		}
+	}
+
+	switch {
+	case a.traceparents > 0 && tpValid:
+		v.Context = Valid
+	case a.traceparents > 0:
+		v.Context, v.ContextReason = Invalid, tpCode
+	case otherValid:
+		v.Context = Valid
+	case otherPresent:
+		v.Context, v.ContextReason = Invalid, otherCode
+	default:
+		v.Context = Missing
+	}
+}
+
+// sameTrace compares a traceparent trace id with another format's. A 64-bit
+// id (B3, Datadog without _dd.p.tid) is compared with the low half, which is
+// how propagators that translate between the two fill the high half.
+func sameTrace(id [16]byte, r formats.Result) bool {
+	if r.TraceIDBits == 64 {
+		return [8]byte(id[8:]) == [8]byte(r.TraceID[8:])
+	}
+	return id == r.TraceID
+}
+
+// judgeBaggage sizes the W3C baggage and scans every member for PII.
+func (a *Analyzer) judgeBaggage() {
+	if len(a.baggages) == 0 {
+		return
+	}
+	v := &a.verdict
+	a.bag.Reset(a.baggages, a.opts.Baggage)
+	for {
+		m, ok := a.bag.Next()
+		if !ok {
+			break
+		}
+		hint := pii.ClassifyKey(m.Key)
+		if hint.Suspect() {
+			v.SuspectKeys++
+		}
+		a.scan("baggage", m.Index, PartKey, m.Key, 0)
+		a.scan("baggage", m.Index, PartValue, m.Value, hint)
+		if len(m.Properties) > 0 {
+			a.scan("baggage", m.Index, PartProperty, m.Properties, 0)
+		}
+	}
+	v.Baggage = a.bag.Stats()
+	v.Reasons = a.bag.Defects(v.Reasons)
+}
+
+// scanCarrier scans a non-W3C baggage header: a prefixed single entry
+// (uberctx-KEY, ot-baggage-KEY) or a list (jaeger-baggage, sw8-correlation).
+func (a *Analyzer) scanCarrier(c carrier) {
+	name := carrierName(c.field)
+	switch c.field {
+	case formats.FieldJaegerBaggage:
+		// "k1=v1, k2=v2": Jaeger's own header for ad-hoc baggage.
+		rest := c.value
+		for len(rest) > 0 {
+			item := rest
+			if i := bytes.IndexByte(rest, ','); i >= 0 {
+				item, rest = rest[:i], rest[i+1:]
+			} else {
+				rest = nil
+			}
+			key, val := splitPair(http1.TrimOWS(item), '=')
+			a.entry(name, c.ordinal, key, val)
+		}
+	case formats.FieldSW8Correlation:
+		// "base64(key):base64(value),…" as SkyWalking's cross-process
+		// correlation protocol sends it.
+		rest := c.value
+		for len(rest) > 0 {
+			item := rest
+			if i := bytes.IndexByte(rest, ','); i >= 0 {
+				item, rest = rest[:i], rest[i+1:]
+			} else {
+				rest = nil
+			}
+			k64, v64 := splitPair(item, ':')
+			var kb, vb [256]byte
+			key, val := decodeBase64(kb[:], k64), decodeBase64(vb[:], v64)
+			a.entry(name, c.ordinal, key, val)
+		}
+	default:
+		a.entry(name, c.ordinal, c.key, c.value)
+	}
+}
+
+// entry scans one key and value of a non-W3C carrier.
+func (a *Analyzer) entry(header string, ordinal int, key, value []byte) {
+	hint := pii.ClassifyKey(key)
+	if hint.Suspect() {
+		a.verdict.SuspectKeys++
+	}
+	a.scan(header, ordinal, PartKey, key, 0)
+	a.scan(header, ordinal, PartValue, value, hint)
+}
+
+// scan runs the detectors over raw and, when it has escapes, over its
+// percent-decoding, and records one finding per kind found in either.
+func (a *Analyzer) scan(header string, member int, part Part, raw []byte, hint pii.KeyHint) {
+	if len(raw) == 0 {
+		return
+	}
+	found := pii.Scan(raw, hint)
+	if bytes.IndexByte(raw, '%') >= 0 {
+		a.decoded, _ = w3c.PercentDecode(a.decoded[:0], raw)
+		found |= pii.Scan(a.decoded, hint)
+	}
+	if found == 0 {
+		return
+	}
+	v := &a.verdict
+	for _, k := range pii.AllKinds() {
+		if !found.Has(k) {
+			continue
+		}
+		v.PII[k]++
+		if len(v.Findings) >= MaxFindings {
+			v.FindingsDropped++
+			continue
+		}
+		f := Finding{Kind: k, Header: header, Member: member, Part: part, Length: len(raw)}
+		if a.opts.Fingerprints != nil {
+			f.Fingerprint = a.opts.Fingerprints.Sum(raw)
+		}
+		v.Findings = append(v.Findings, f)
+	}
+}
+
+// prefixOf returns the name prefix of a prefixed baggage field.
+func prefixOf(f formats.Field) string {
+	switch f {
+	case formats.FieldUberCtx:
+		return "uberctx-"
+	case formats.FieldOTBaggage:
+		return "ot-baggage-"
+	}
+	return ""
+}
+
+// carrierName is the name findings report for a carrier field.
+func carrierName(f formats.Field) string {
+	switch f {
+	case formats.FieldUberCtx:
+		return "uberctx-*"
+	case formats.FieldOTBaggage:
+		return "ot-baggage-*"
+	case formats.FieldJaegerBaggage:
+		return "jaeger-baggage"
+	case formats.FieldSW8Correlation:
+		return "sw8-correlation"
+	}
+	return "unknown"
+}
+
+func splitPair(b []byte, sep byte) (key, value []byte) {
+	if i := bytes.IndexByte(b, sep); i >= 0 {
+		return http1.TrimOWS(b[:i]), http1.TrimOWS(b[i+1:])
+	}
+	return http1.TrimOWS(b), nil
+}
+
+// decodeBase64 decodes standard base64 (padding optional) into dst, which
+// bounds the result: SkyWalking caps correlation entries far below it.
+// Undecodable input is scanned as it is.
+func decodeBase64(dst []byte, src []byte) []byte {
+	src = bytes.TrimRight(src, "=")
+	if base64.RawStdEncoding.DecodedLen(len(src)) > len(dst) {
+		return src
+	}
+	n, err := base64.RawStdEncoding.Decode(dst, src)
+	if err != nil {
+		return src
+	}
+	return dst[:n]
+}
