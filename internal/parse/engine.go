@@ -188,6 +188,9 @@ type Analyzer struct {
 	carriers        []carrier
 	carrierOrdinals [formats.NumFields]int
 	decoded         []byte
+	// cutBaggageBytes is the size of the partial member a cut baggage
+	// header ended with; its whole members are judged as usual.
+	cutBaggageBytes int
 }
 
 // carrier is a non-W3C header whose value is application baggage.
@@ -232,6 +235,10 @@ func (a *Analyzer) judge(fields []http1.Field, cut int) *Verdict {
 	v := &a.verdict
 	for i, f := range fields {
 		if i == cut {
+			if http1.EqualFold(f.Name, "baggage") {
+				a.cutBaggage(f.Value)
+				continue
+			}
 			if a.isContextField(f.Name) {
 				v.Reasons = v.Reasons.Add(ContextFieldCut)
 			}
@@ -241,6 +248,9 @@ func (a *Analyzer) judge(fields []http1.Field, cut int) *Verdict {
 	}
 	a.judgeContext()
 	a.judgeBaggage()
+	if a.cutBaggageBytes > 0 {
+		a.sizeCutBaggage()
+	}
 	for _, c := range a.carriers {
 		a.scanCarrier(c)
 	}
@@ -252,6 +262,7 @@ func (a *Analyzer) reset() {
 	a.fmts.Reset()
 	a.results = a.results[:0]
 	a.traceparents, a.traceparent = 0, nil
+	a.cutBaggageBytes = 0
 	a.tracestates = a.tracestates[:0]
 	a.baggages = a.baggages[:0]
 	a.carriers = a.carriers[:0]
@@ -381,6 +392,44 @@ func sameTrace(id [16]byte, r formats.Result) bool {
 		return [8]byte(id[8:]) == [8]byte(r.TraceID[8:])
 	}
 	return id == r.TraceID
+}
+
+// cutBaggage takes a baggage header the capture cut short. Its whole
+// members are judged like any others; the partial last one is not judged
+// but its bytes count, because a baggage header too long for the capture
+// is exactly the oversized baggage propwatch exists to report.
+func (a *Analyzer) cutBaggage(value []byte) {
+	a.verdict.Reasons = a.verdict.Reasons.Add(ContextFieldCut)
+	whole := value[:0]
+	if i := bytes.LastIndexByte(value, ','); i >= 0 {
+		whole = value[:i]
+	}
+	if len(whole) > 0 {
+		a.baggages = append(a.baggages, whole)
+	}
+	// The comma before the partial member counts with it.
+	a.cutBaggageBytes = len(value) - len(whole)
+}
+
+// sizeCutBaggage adds the partial member of a cut baggage header to the
+// sizes. The result is a lower bound of the real size.
+func (a *Analyzer) sizeCutBaggage() {
+	b := &a.verdict.Baggage
+	if b.Headers == 0 {
+		b.Headers = 1
+	}
+	b.Members++
+	b.Bytes += a.cutBaggageBytes
+	lim := a.opts.Baggage
+	b.AtRisk = b.Bytes > lim.AtRiskBytes
+	if b.Bytes > lim.MaxBytes && !b.Oversized {
+		b.Oversized = true
+		a.verdict.Reasons = a.verdict.Reasons.Add(w3c.BaggageOversizedBytes)
+	}
+	if b.Members > lim.MaxMembers && !a.verdict.Reasons.Has(w3c.BaggageOversizedMembers) {
+		b.Oversized = true
+		a.verdict.Reasons = a.verdict.Reasons.Add(w3c.BaggageOversizedMembers)
+	}
 }
 
 // judgeBaggage sizes the W3C baggage and scans every member for PII.

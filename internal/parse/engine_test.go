@@ -270,8 +270,16 @@ func TestTruncatedHead(t *testing.T) {
 	if !v.Truncated || v.Context != Valid || !v.Reasons.Has(http1.Truncated) || !v.Reasons.Has(ContextFieldCut) {
 		t.Fatalf("truncated: %+v", v)
 	}
-	if v.Baggage.Headers != 0 {
-		t.Fatalf("cut baggage was judged: %+v", v.Baggage)
+	// The whole member a=1 is judged; the cut one is only sized.
+	if v.Baggage.Headers != 1 || v.Baggage.Members != 2 || v.Baggage.Bytes != len("a=1,b=jane@exa") || v.PIITotal() != 0 {
+		t.Fatalf("cut baggage: %+v pii %d", v.Baggage, v.PIITotal())
+	}
+
+	// A baggage header longer than the capture is oversized all the same.
+	h.Parse([]byte("GET / HTTP/1.1\r\ntraceparent: " + tpValid + "\r\nbaggage: a=jane@example.com," + strings.Repeat("x", 9000)))
+	v = a.Head(&h)
+	if !v.Baggage.Oversized || !v.Reasons.Has(w3c.BaggageOversizedBytes) || v.PII[pii.Email] != 1 || v.Baggage.Members != 2 {
+		t.Fatalf("cut big baggage: %+v %v", v.Baggage, v.Reasons)
 	}
 
 	// A traceparent cut by the capture is not a malformed one.
