@@ -1,0 +1,210 @@
+// Package identity names the two ends of an observed connection: the local
+// process by its OpenTelemetry service name, and the peer by the local
+// process that owns the other end of the connection when there is one.
+//
+// Every table here has a cap and an eviction rule: a host with process and
+// connection churn must not grow propwatch's memory.
+package identity
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+)
+
+// Config sizes a Resolver.
+type Config struct {
+	// ProcRoot is where procfs is mounted; "/proc" when empty. A
+	// DaemonSet that mounts the host's /proc elsewhere sets it.
+	ProcRoot string
+	// MaxProcesses caps the processes remembered; the least recently used
+	// are forgotten first. 4096 when zero.
+	MaxProcesses int
+	// TTL is how long a name is trusted before /proc is read again, which
+	// is what catches a PID reused by another program. 30s when zero.
+	TTL time.Duration
+}
+
+// maxEnviron bounds what is read of one process's environment. Service
+// variables are set by deployment tooling and sit well inside it; a process
+// with a larger environment is named by its command instead.
+const maxEnviron = 256 << 10
+
+// Resolver names local processes. It is safe for concurrent use.
+type Resolver struct {
+	root string
+	ttl  time.Duration
+	now  func() time.Time
+
+	mu    sync.Mutex
+	procs *simplelru.LRU[uint32, procEntry]
+	buf   []byte
+}
+
+type procEntry struct {
+	service string
+	checked time.Time
+}
+
+// NewResolver returns a Resolver configured by cfg.
+func NewResolver(cfg Config) *Resolver {
+	if cfg.ProcRoot == "" {
+		cfg.ProcRoot = "/proc"
+	}
+	if cfg.MaxProcesses <= 0 {
+		cfg.MaxProcesses = 4096
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = 30 * time.Second
+	}
+	procs, _ := simplelru.NewLRU[uint32, procEntry](cfg.MaxProcesses, nil) // errors only on size <= 0
+	return &Resolver{root: cfg.ProcRoot, ttl: cfg.TTL, now: time.Now, procs: procs}
+}
+
+// Service names process tgid: OTEL_SERVICE_NAME from its environment, else
+// service.name from OTEL_RESOURCE_ATTRIBUTES, else comm (the name the kernel
+// reported with the event, NUL-padded or not). A process that has already
+// exited keeps the name it was first seen with, or comm if it was never read.
+func (r *Resolver) Service(tgid uint32, comm []byte) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	e, known := r.procs.Get(tgid)
+	if known && now.Sub(e.checked) < r.ttl {
+		return e.service
+	}
+	name, fromEnv, ok := r.read(tgid)
+	if !ok && known {
+		// Gone since: keep the name it had while it ran.
+		e.checked = now
+		r.procs.Add(tgid, e)
+		return e.service
+	}
+	if i := bytes.IndexByte(comm, 0); i >= 0 {
+		comm = comm[:i]
+	}
+	e = procEntry{service: pick(name, fromEnv, string(comm)), checked: now}
+	r.procs.Add(tgid, e)
+	return e.service
+}
+
+// Len is the number of processes remembered.
+func (r *Resolver) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.procs.Len()
+}
+
+func pick(name string, fromEnv bool, comm string) string {
+	if fromEnv && name != "" {
+		return name
+	}
+	if comm != "" {
+		return comm
+	}
+	return name
+}
+
+// read looks the service up in /proc. ok is false when the process could
+// not be read at all (gone, or no permission).
+func (r *Resolver) read(tgid uint32) (name string, fromEnv, ok bool) {
+	dir := r.root + "/" + strconv.FormatUint(uint64(tgid), 10)
+	f, err := os.Open(dir + "/environ")
+	if err == nil {
+		if cap(r.buf) < maxEnviron {
+			r.buf = make([]byte, maxEnviron)
+		}
+		n, _ := io.ReadFull(f, r.buf[:maxEnviron])
+		f.Close()
+		if svc := ServiceFromEnviron(r.buf[:n]); svc != "" {
+			return svc, true, true
+		}
+		ok = true
+	}
+	comm, err := os.ReadFile(dir + "/comm")
+	if err != nil {
+		return "", false, ok
+	}
+	return string(bytes.TrimRight(comm, "\n")), false, true
+}
+
+// ServiceFromEnviron finds the service name in a NUL-separated environment
+// block: OTEL_SERVICE_NAME wins over service.name in
+// OTEL_RESOURCE_ATTRIBUTES, as the OpenTelemetry SDKs do.
+func ServiceFromEnviron(env []byte) string {
+	var attrs []byte
+	for len(env) > 0 {
+		kv := env
+		if i := bytes.IndexByte(env, 0); i >= 0 {
+			kv, env = env[:i], env[i+1:]
+		} else {
+			env = nil
+		}
+		switch {
+		case bytes.HasPrefix(kv, []byte("OTEL_SERVICE_NAME=")):
+			if v := bytes.TrimSpace(kv[len("OTEL_SERVICE_NAME="):]); len(v) > 0 {
+				return string(v)
+			}
+		case bytes.HasPrefix(kv, []byte("OTEL_RESOURCE_ATTRIBUTES=")):
+			attrs = kv[len("OTEL_RESOURCE_ATTRIBUTES="):]
+		}
+	}
+	return serviceFromAttributes(attrs)
+}
+
+// serviceFromAttributes reads service.name out of "k1=v1,k2=v2", whose
+// values the OpenTelemetry spec percent-encodes.
+func serviceFromAttributes(attrs []byte) string {
+	for len(attrs) > 0 {
+		item := attrs
+		if i := bytes.IndexByte(attrs, ','); i >= 0 {
+			item, attrs = attrs[:i], attrs[i+1:]
+		} else {
+			attrs = nil
+		}
+		k, v, found := bytes.Cut(item, []byte("="))
+		if !found || string(bytes.TrimSpace(k)) != "service.name" {
+			continue
+		}
+		if s := unescape(bytes.TrimSpace(v)); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func unescape(b []byte) string {
+	if bytes.IndexByte(b, '%') < 0 {
+		return string(b)
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] == '%' && i+2 < len(b) && ishex(b[i+1]) && ishex(b[i+2]) {
+			out = append(out, unhex(b[i+1])<<4|unhex(b[i+2]))
+			i += 2
+			continue
+		}
+		out = append(out, b[i])
+	}
+	return string(out)
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	default:
+		return c - 'a' + 10
+	}
+}

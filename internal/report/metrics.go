@@ -1,0 +1,176 @@
+package report
+
+import (
+	"io"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+var pairLabels = []string{"source", "destination", "protocol"}
+
+func pairDesc(name, help string, extra ...string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, append(append([]string(nil), pairLabels...), extra...), nil)
+}
+
+// The metric families. Help strings are written for the person who finds
+// the metric in a dashboard without having read propwatch's docs.
+var (
+	descRequests = pairDesc("propwatch_requests_total",
+		"Requests observed from source to destination, with or without trace context.")
+	descMissing = pairDesc("propwatch_context_missing_total",
+		"Requests that carried no trace context in any format (traceparent, b3, uber-trace-id, ...): the trace breaks at this hop.")
+	descInvalid = pairDesc("propwatch_context_invalid_total",
+		"Requests whose trace context was present but unusable, by the defect that made it so; the receiver starts a new trace.",
+		"reason")
+	descDefects = pairDesc("propwatch_defects_total",
+		"Propagation defects found in requests (traceparent, tracestate, baggage syntax, header framing, formats naming different traces, ...), by defect code. A request counts once under each of its defects.",
+		"reason")
+	descOversized = pairDesc("propwatch_baggage_oversized_total",
+		"Requests whose W3C baggage exceeded the configured limit (by default the W3C minimums, 8192 bytes or 64 members); receivers may drop it whole.")
+	descAtRisk = pairDesc("propwatch_baggage_at_risk_total",
+		"Requests whose W3C baggage exceeded the at-risk size (by default 4096 bytes), past which common proxies and servers reject header lines.")
+	descBaggage = pairDesc("propwatch_baggage_bytes",
+		"Size in bytes of the W3C baggage of requests that carried any, all baggage headers combined.")
+	descPII = pairDesc("propwatch_pii_findings_total",
+		"Propagated values (baggage and other baggage headers) that look like personal data or secrets, by kind. The values themselves are never recorded.",
+		"kind")
+	descSuspect = pairDesc("propwatch_suspect_keys_total",
+		"Propagated keys whose name alone suggests personal data or a secret, such as password, ssn or session_token.")
+	descFormats = pairDesc("propwatch_formats_total",
+		"Requests carrying each trace-context format (w3c, b3, jaeger, xray, datadog, ...), valid or not.",
+		"format")
+	descTruncated = pairDesc("propwatch_truncated_heads_total",
+		"Requests whose header block was cut by the capture before its end; what followed the cut was not judged.")
+	descLost = prometheus.NewDesc("propwatch_events_lost_total",
+		"Capture events dropped before propwatch could read them, by reason. While this grows, every other count is a lower bound.",
+		[]string{"reason"}, nil)
+	descFailures = prometheus.NewDesc("propwatch_parse_failures_total",
+		"Captured data propwatch could not read as a request, by reason (not HTTP, cut before the head ended, connection evicted, ...).",
+		[]string{"reason"}, nil)
+	descFolded = prometheus.NewDesc("propwatch_pairs_folded_total",
+		"Distinct service pairs counted under source=\"(overflow)\" because the pair limit was reached; approximate beyond 1024.",
+		nil, nil)
+)
+
+var allDescs = []*prometheus.Desc{
+	descRequests, descMissing, descInvalid, descDefects, descOversized, descAtRisk, descBaggage,
+	descPII, descSuspect, descFormats, descTruncated, descLost, descFailures, descFolded,
+}
+
+// collector builds const metrics from a Snapshot at each scrape, so that
+// recording a request costs nothing for Prometheus.
+type collector struct {
+	a    *Aggregator
+	lost func() map[string]uint64
+}
+
+// NewCollector exposes a to Prometheus. lost, when not nil, returns the
+// capture's dropped events by reason at scrape time.
+//
+// Every pair gets its request, context, baggage, suspect-key and truncation
+// counters and one PII counter per kind, zero or not, so that an alert on
+// the first PII finding of a pair fires (increase() ignores a series' first
+// sample). Codes, formats and the baggage histogram appear once they have
+// something to count: their label sets are larger and mostly empty.
+func NewCollector(a *Aggregator, lost func() map[string]uint64) prometheus.Collector {
+	return &collector{a: a, lost: lost}
+}
+
+// Describe sends every metric family's descriptor.
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range allDescs {
+		ch <- d
+	}
+}
+
+// Collect sends the metrics of a fresh snapshot.
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	s := c.a.Snapshot()
+	// The non-panicking constructors: a label that slipped past
+	// sanitizing costs its series, never the process.
+	send := func(m prometheus.Metric, err error) {
+		if err == nil {
+			ch <- m
+		}
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		send(prometheus.NewConstMetric(d, prometheus.CounterValue, float64(v), labels...))
+	}
+	var upper [len(BaggageBuckets)]float64
+	for i, b := range BaggageBuckets {
+		upper[i] = float64(b)
+	}
+	for i := range s.Pairs {
+		p := &s.Pairs[i]
+		src, dst, proto := p.Source, p.Destination, p.Protocol
+		counter(descRequests, p.Requests, src, dst, proto)
+		counter(descMissing, p.MissingContext, src, dst, proto)
+		for code, n := range p.InvalidReasons {
+			counter(descInvalid, n, src, dst, proto, code)
+		}
+		for code, n := range p.Defects {
+			counter(descDefects, n, src, dst, proto, code)
+		}
+		counter(descOversized, p.OversizedBaggage, src, dst, proto)
+		counter(descAtRisk, p.AtRiskBaggage, src, dst, proto)
+		if h := &p.BaggageBytes; h.Count > 0 {
+			cum := h.Cumulative()
+			buckets := make(map[float64]uint64, len(upper))
+			for j, b := range upper {
+				buckets[b] = cum[j]
+			}
+			send(prometheus.NewConstHistogram(descBaggage, h.Count, float64(h.Sum), buckets, src, dst, proto))
+		}
+		for kind, n := range p.PIIByKind {
+			counter(descPII, n, src, dst, proto, kind)
+		}
+		counter(descSuspect, p.SuspectKeys, src, dst, proto)
+		for f, n := range p.Formats {
+			counter(descFormats, n, src, dst, proto, f)
+		}
+		counter(descTruncated, p.Truncated, src, dst, proto)
+	}
+	if c.lost != nil {
+		for r, n := range sanitizeCounts(c.lost()) {
+			counter(descLost, n, r)
+		}
+	}
+	for r, n := range s.ParseFailures {
+		counter(descFailures, n, r)
+	}
+	counter(descFolded, s.FoldedPairs)
+}
+
+// Handler serves /metrics from a private registry holding c and the Go and
+// process collectors (a private one, so that nothing else registered in the
+// program leaks into propwatch's endpoint), and /healthz, which answers
+// "ok" while the process serves.
+func Handler(c prometheus.Collector) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		// A scrape that failed for one metric still serves the others.
+		ErrorHandling: promhttp.ContinueOnError,
+	}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	return mux
+}
+
+// sanitizeCounts returns m with its keys sanitized, counts of keys that
+// sanitize alike summed, so that no two series share a label set.
+func sanitizeCounts(m map[string]uint64) map[string]uint64 {
+	out := make(map[string]uint64, len(m))
+	for k, n := range m {
+		out[sanitizeLabel(k)] += n
+	}
+	return out
+}

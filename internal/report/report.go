@@ -1,0 +1,329 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// ReportSchema names the layout of Report. A change that would break a
+// reader gets a new version.
+const ReportSchema = "propwatch.report/v1"
+
+// MergedHost is the Host of a report merged from several hosts' reports;
+// Hosts then lists them.
+const MergedHost = "merged"
+
+// Report is the JSON report the host observer writes when it stops, and
+// what fleet-wide audits merge. Its field names are part of propwatch's
+// output contract.
+type Report struct {
+	Schema string `json:"schema"`
+	Host   string `json:"host"`
+	// Hosts lists the hosts of a merged report, sorted; it is absent from a
+	// single host's report.
+	Hosts   []string  `json:"hosts,omitempty"`
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended"`
+	// LostEvents sums LostByReason: events the capture dropped, which make
+	// every count below a lower bound.
+	LostEvents     uint64            `json:"lost_events"`
+	LostByReason   map[string]uint64 `json:"lost_by_reason"`
+	ParseFailures  map[string]uint64 `json:"parse_failures"`
+	FoldedPairs    uint64            `json:"folded_pairs"`
+	FoldedRequests uint64            `json:"folded_requests"`
+	Pairs          []ReportPair      `json:"pairs"`
+}
+
+// ReportPair is one service pair of a Report; see PairStats for the meaning
+// of each count.
+type ReportPair struct {
+	Source           string            `json:"source"`
+	Destination      string            `json:"destination"`
+	Protocol         string            `json:"protocol"`
+	Requests         uint64            `json:"requests"`
+	MissingContext   uint64            `json:"missing_context"`
+	InvalidContext   uint64            `json:"invalid_context"`
+	InvalidReasons   map[string]uint64 `json:"invalid_reasons"`
+	Defects          map[string]uint64 `json:"defects"`
+	OversizedBaggage uint64            `json:"oversized_baggage"`
+	AtRiskBaggage    uint64            `json:"at_risk_baggage"`
+	MaxBaggageBytes  int               `json:"max_baggage_bytes"`
+	BaggageBytes     ReportHistogram   `json:"baggage_bytes"`
+	PIIByKind        map[string]uint64 `json:"pii_by_kind"`
+	SuspectKeys      uint64            `json:"suspect_keys"`
+	Formats          map[string]uint64 `json:"formats"`
+	Truncated        uint64            `json:"truncated"`
+}
+
+// ReportHistogram is a histogram as reports print it.
+type ReportHistogram struct {
+	Buckets Buckets `json:"buckets"`
+	Sum     uint64  `json:"sum"`
+	Count   uint64  `json:"count"`
+}
+
+// Buckets are cumulative bucket counts, the Prometheus way: entry i counts
+// the observations at or below BaggageBuckets[i], the last one ("+Inf")
+// all of them. In JSON it is an object keyed by bound ("128", …, "+Inf"),
+// written in bound order.
+type Buckets [NumBuckets]uint64
+
+// MarshalJSON writes the buckets as an object in bound order.
+func (b Buckets) MarshalJSON() ([]byte, error) {
+	out := make([]byte, 0, 16*NumBuckets)
+	out = append(out, '{')
+	for i, n := range b {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = strconv.AppendQuote(out, bucketLabel(i))
+		out = append(out, ':')
+		out = strconv.AppendUint(out, n, 10)
+	}
+	return append(out, '}'), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes. A bound other than those of
+// BaggageBuckets is an error: buckets of different bounds cannot be merged.
+func (b *Buckets) UnmarshalJSON(data []byte) error {
+	var m map[string]uint64
+	if err := json.Unmarshal(data, &m); err != nil {
+		return err
+	}
+	*b = Buckets{}
+	for label, n := range m {
+		i := bucketIndex(label)
+		if i < 0 {
+			return errBucket
+		}
+		b[i] = n
+	}
+	return nil
+}
+
+func bucketIndex(label string) int {
+	for i := range NumBuckets {
+		if bucketLabel(i) == label {
+			return i
+		}
+	}
+	return -1
+}
+
+// NewReport builds the report of one host's observation from started to
+// ended. lost counts the events the capture dropped, by reason; it may be
+// nil.
+func NewReport(host string, started, ended time.Time, s Snapshot, lost map[string]uint64) Report {
+	r := Report{
+		Schema:         ReportSchema,
+		Host:           host,
+		Started:        started.UTC().Round(0),
+		Ended:          ended.UTC().Round(0),
+		LostByReason:   sanitizeCounts(lost),
+		ParseFailures:  copyCounts(s.ParseFailures),
+		FoldedPairs:    s.FoldedPairs,
+		FoldedRequests: s.FoldedRequests,
+		Pairs:          make([]ReportPair, 0, len(s.Pairs)),
+	}
+	for _, n := range lost {
+		r.LostEvents += n
+	}
+	for i := range s.Pairs {
+		r.Pairs = append(r.Pairs, reportPair(&s.Pairs[i]))
+	}
+	sortReportPairs(r.Pairs)
+	return r
+}
+
+func reportPair(p *PairStats) ReportPair {
+	return ReportPair{
+		Source: p.Source, Destination: p.Destination, Protocol: p.Protocol,
+		Requests: p.Requests, MissingContext: p.MissingContext, InvalidContext: p.InvalidContext,
+		InvalidReasons:   copyCounts(p.InvalidReasons),
+		Defects:          copyCounts(p.Defects),
+		OversizedBaggage: p.OversizedBaggage,
+		AtRiskBaggage:    p.AtRiskBaggage,
+		MaxBaggageBytes:  p.MaxBaggageBytes,
+		BaggageBytes: ReportHistogram{
+			Buckets: Buckets(p.BaggageBytes.Cumulative()),
+			Sum:     p.BaggageBytes.Sum,
+			Count:   p.BaggageBytes.Count,
+		},
+		PIIByKind:   copyCounts(p.PIIByKind),
+		SuspectKeys: p.SuspectKeys,
+		Formats:     copyCounts(p.Formats),
+		Truncated:   p.Truncated,
+	}
+}
+
+// WriteJSON writes r as indented JSON, pairs sorted by source, destination
+// and protocol, maps as objects (never null).
+func (r Report) WriteJSON(w io.Writer) error {
+	r.LostByReason = nonNil(r.LostByReason)
+	r.ParseFailures = nonNil(r.ParseFailures)
+	pairs := make([]ReportPair, len(r.Pairs))
+	for i, p := range r.Pairs {
+		p.InvalidReasons = nonNil(p.InvalidReasons)
+		p.Defects = nonNil(p.Defects)
+		p.PIIByKind = nonNil(p.PIIByKind)
+		p.Formats = nonNil(p.Formats)
+		pairs[i] = p
+	}
+	sortReportPairs(pairs)
+	r.Pairs = pairs
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	// Names are sanitized but may hold '<' or '&'; the report is not HTML.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// ReadJSON reads a report written by WriteJSON. A report of another schema
+// is an error, so that a merge never mixes layouts.
+func ReadJSON(rd io.Reader) (Report, error) {
+	var r Report
+	if err := json.NewDecoder(rd).Decode(&r); err != nil {
+		return Report{}, decodeError(err)
+	}
+	if r.Schema != ReportSchema {
+		return Report{}, errSchema
+	}
+	return r, nil
+}
+
+// decodeError describes a decoding error by position and field only:
+// encoding/json's messages quote the offending input.
+func decodeError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Errorf("report: invalid JSON at byte %d", syntax.Offset)
+	case errors.As(err, &typ):
+		return fmt.Errorf("report: field %q has the wrong type", typ.Field)
+	case errors.Is(err, errBucket), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("report: %w", err)
+	}
+	return errors.New("report: invalid JSON report")
+}
+
+var errBucket = errors.New("baggage_bytes has a bucket bound propwatch does not use")
+
+var errSchema = errors.New("report: not a " + ReportSchema + " report")
+
+// Merge combines the reports of several hosts (or of several runs) into
+// one: counts are summed per pair, maxima are maxed, maps are unioned with
+// their counts summed, and the time span covers every input. The result's
+// Host is MergedHost and Hosts lists every distinct host, those of merged
+// inputs included.
+//
+// FoldedPairs is summed, so it over-counts a pair folded on several hosts:
+// the per-host sets of folded pairs are not kept. Merge fails on a report
+// of another schema.
+func Merge(reports ...Report) (Report, error) {
+	out := Report{
+		Schema:        ReportSchema,
+		Host:          MergedHost,
+		LostByReason:  map[string]uint64{},
+		ParseFailures: map[string]uint64{},
+	}
+	index := map[PairKey]int{}
+	for i := range reports {
+		r := &reports[i]
+		if r.Schema != ReportSchema {
+			return Report{}, errSchema
+		}
+		if len(r.Hosts) > 0 {
+			out.Hosts = append(out.Hosts, r.Hosts...)
+		} else if r.Host != "" {
+			out.Hosts = append(out.Hosts, r.Host)
+		}
+		if out.Started.IsZero() || (!r.Started.IsZero() && r.Started.Before(out.Started)) {
+			out.Started = r.Started
+		}
+		if r.Ended.After(out.Ended) {
+			out.Ended = r.Ended
+		}
+		out.LostEvents += r.LostEvents
+		addCounts(out.LostByReason, r.LostByReason)
+		addCounts(out.ParseFailures, r.ParseFailures)
+		out.FoldedPairs += r.FoldedPairs
+		out.FoldedRequests += r.FoldedRequests
+		for _, p := range r.Pairs {
+			k := PairKey{p.Source, p.Destination, p.Protocol}
+			j, ok := index[k]
+			if !ok {
+				index[k] = len(out.Pairs)
+				out.Pairs = append(out.Pairs, ReportPair{
+					Source: p.Source, Destination: p.Destination, Protocol: p.Protocol,
+					InvalidReasons: map[string]uint64{}, Defects: map[string]uint64{},
+					PIIByKind: map[string]uint64{}, Formats: map[string]uint64{},
+				})
+				j = len(out.Pairs) - 1
+			}
+			out.Pairs[j].add(&p)
+		}
+	}
+	slices.Sort(out.Hosts)
+	out.Hosts = slices.Compact(out.Hosts)
+	sortReportPairs(out.Pairs)
+	return out, nil
+}
+
+// add sums o into p.
+func (p *ReportPair) add(o *ReportPair) {
+	p.Requests += o.Requests
+	p.MissingContext += o.MissingContext
+	p.InvalidContext += o.InvalidContext
+	addCounts(p.InvalidReasons, o.InvalidReasons)
+	addCounts(p.Defects, o.Defects)
+	p.OversizedBaggage += o.OversizedBaggage
+	p.AtRiskBaggage += o.AtRiskBaggage
+	p.MaxBaggageBytes = max(p.MaxBaggageBytes, o.MaxBaggageBytes)
+	for i, n := range o.BaggageBytes.Buckets {
+		p.BaggageBytes.Buckets[i] += n
+	}
+	p.BaggageBytes.Sum += o.BaggageBytes.Sum
+	p.BaggageBytes.Count += o.BaggageBytes.Count
+	addCounts(p.PIIByKind, o.PIIByKind)
+	p.SuspectKeys += o.SuspectKeys
+	addCounts(p.Formats, o.Formats)
+	p.Truncated += o.Truncated
+}
+
+func sortReportPairs(pairs []ReportPair) {
+	slices.SortFunc(pairs, func(a, b ReportPair) int {
+		return compareKeys(PairKey{a.Source, a.Destination, a.Protocol}, PairKey{b.Source, b.Destination, b.Protocol})
+	})
+}
+
+func addCounts(dst, src map[string]uint64) {
+	for k, n := range src {
+		dst[k] += n
+	}
+}
+
+func copyCounts(m map[string]uint64) map[string]uint64 {
+	out := make(map[string]uint64, len(m))
+	addCounts(out, m)
+	return out
+}
+
+func nonNil(m map[string]uint64) map[string]uint64 {
+	if m == nil {
+		return map[string]uint64{}
+	}
+	return m
+}
