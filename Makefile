@@ -16,13 +16,34 @@ build:
 # The test command of the README and of .ci/run: vet, then every test. Tests
 # that need root and eBPF skip when they cannot run, unless
 # PROPWATCH_REQUIRE_BPF=1 (CI sets it) turns the skip into a failure.
+# -p 1: the eBPF tests of different packages observe the whole host, so
+# running them side by side would make each see the other's programs and
+# traffic.
 test:
 	$(GO) vet $(PKGS)
-	$(GO) test -count=1 $(PKGS)
+	$(GO) test -p 1 -count=1 $(PKGS)
 
-# Hot-path benchmarks with allocation counts.
+# Benchmarks. `make bench` runs both kinds, one after the other (never in
+# parallel, even under -j: the overhead benchmark needs the machine to itself):
+#   bench-go        hot-path Go micro-benchmarks with allocation counts
+#   bench-overhead  bench/overhead.sh, as root: nginx on loopback driven by wrk
+#                   with trace headers, A-B-A without, with and again without
+#                   propwatch; prints the throughput ratio, propwatch's CPU per
+#                   10k requests, the share of requests counted, lost events
+#                   and peak RSS (PASS/FAIL against ratio >= 0.90 and counted
+#                   >= 99%, exit 0 either way) and writes them as JSON to
+#                   bench/out/. Knobs: BENCH_SECONDS, BENCH_CONNECTIONS,
+#                   BENCH_THREADS, BENCH_BPF_STATS=1, ... (see the script).
+.PHONY: bench-go bench-overhead
 bench:
+	@$(MAKE) --no-print-directory bench-go
+	@$(MAKE) --no-print-directory bench-overhead
+
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+bench-overhead:
+	GO=$(GO) bash bench/overhead.sh
 
 # Run every fuzz target for FUZZTIME each, one after another. New crashers
 # land in the package's testdata/fuzz and become regression seeds.
@@ -38,6 +59,15 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet $(PKGS)
 	$(GO) tool staticcheck $(PKGS)
+
+# Rebuild the eBPF capture (bpf/) and its Go bindings in internal/loader with
+# bpf2go (pinned in go.mod's tool block). Needs clang, llvm-strip and
+# libbpf-dev's headers (Debian: apt-get install clang llvm libbpf-dev); the
+# committed objects were built with Debian 12's clang 14 and libbpf 1.1.
+# The output is reproducible: run it twice and nothing changes.
+.PHONY: generate
+generate:
+	$(GO) generate ./internal/loader/
 
 clean:
 	rm -rf bin

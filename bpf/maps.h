@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * maps.h: every map of the capture program and the types stored in them.
+ * Nothing is pinned: the maps live exactly as long as the Go loader holds
+ * them.
+ */
+#ifndef PROPWATCH_MAPS_H
+#define PROPWATCH_MAPS_H
+
+#include "kernel.h"
+#include "event.h"
+#include <bpf/bpf_helpers.h>
+
+/* Default ring buffer size; Go overrides it from Config.RingBufferBytes. */
+#define RINGBUF_DEFAULT_BYTES (8 << 20)
+/* Threads that can be inside a hooked syscall on a TCP socket at once. */
+#define ARGS_MAX_ENTRIES 16384
+/* Connections (times two directions) with a request head open at once. */
+#define HEADS_MAX_ENTRIES 65536
+
+/* What a sys_enter program hands to the matching sys_exit program. */
+struct call_args {
+	__u64 sk;     /* struct sock *: stays in the kernel, never sent to Go */
+	__u64 ino;    /* socket inode number */
+	__u64 buf;    /* user pointer: buffer, iovec array, msghdr or mmsghdr array */
+	__u64 cnt;    /* buffer length, iovec count or mmsghdr count */
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u8 sys;     /* enum syscall_id */
+	__u8 _pad[5];
+};
+
+/* Per-thread syscall arguments, keyed by bpf_get_current_pid_tgid(). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ARGS_MAX_ENTRIES);
+	__type(key, __u64);
+	__type(value, struct call_args);
+} pw_args SEC(".maps");
+
+/* One direction of one connection. */
+struct head_key {
+	__u64 ino; /* socket inode number */
+	__u32 dir; /* enum direction */
+	__u32 _pad;
+};
+
+/* The state of head_key's stream. */
+enum head_kind {
+	HEAD_OPEN = 1,    /* a request head started and has not ended */
+	HEAD_PENDING = 2, /* a short read/write held back a method prefix ("G") */
+};
+
+struct head_state {
+	__u64 pending;    /* HEAD_PENDING: the held-back bytes, little-endian */
+	__u32 budget;     /* HEAD_OPEN: bytes the head may still grow by */
+	__u32 tail;       /* HEAD_OPEN: the last four bytes seen, little-endian */
+	__u8 kind;        /* enum head_kind */
+	__u8 pending_len; /* HEAD_PENDING: number of held-back bytes, 1..7 */
+	__u8 _pad[6];
+};
+
+/*
+ * Open request heads per (socket, direction). LRU so that heads of
+ * connections that went away without finishing are evicted rather than
+ * filling the map. Go deletes entries through Loader.HeadDone.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HEADS_MAX_ENTRIES);
+	__type(key, struct head_key);
+	__type(value, struct head_state);
+} pw_heads SEC(".maps");
+
+/* What one syscall (or one message of an mmsg call) moved. */
+struct chunk {
+	__u64 base0; /* user address of the first segment */
+	__u64 len0;  /* its length as the caller gave it */
+	__u64 iov;   /* user address of the second iovec (vectored calls) */
+	__u64 niov;  /* iovecs from the second on */
+	__u64 total; /* bytes the syscall moved */
+};
+
+/*
+ * The working state of one handle_chunk call across the copy (capture.h).
+ * It lives in map memory on purpose: the verifier does not track what is
+ * stored there, so every path into the copy loop reaches it in the same
+ * verifier state and the loop is verified once, not once per combination
+ * of values the paths before it carry.
+ */
+struct work {
+	struct chunk c;   /* the chunk being copied */
+	__u64 pending;    /* held-back prefix bytes */
+	__u64 off;        /* bytes of ev.data filled so far */
+	__u64 end;        /* offset the copy stops at */
+	__u32 pl;         /* length of the held-back prefix */
+	__u32 kind;       /* head_state.kind before this chunk, or 0 */
+	__u32 budget;     /* head_state.budget before this chunk */
+	__u32 tail;       /* head_state.tail before this chunk */
+	__u32 verdict;    /* enum verdict, when known */
+	__u32 known;      /* 1: the peek decided the verdict */
+};
+
+/*
+ * Where an event is built. data is followed by CAPTURE_MAX bytes of slack:
+ * when the program gathers iovecs the verifier knows the write offset and
+ * the length only separately (each up to CAPTURE_MAX), not that their sum
+ * stays within data, so the value must hold both maxima.
+ *
+ * That makes the value larger than the 32 KiB a BPF_MAP_TYPE_PERCPU_ARRAY
+ * value may have, so this is a plain array with one entry per possible CPU
+ * (Go sets max_entries), indexed by bpf_get_smp_processor_id(). Migration
+ * is disabled while a program runs, so the entry stays the running CPU's;
+ * on a preemptible kernel a program preempted by another run of the same
+ * hook on that CPU can find the entry overwritten, the trade-off every
+ * per-CPU scratch buffer makes.
+ */
+struct scratch {
+	struct work w;
+	struct event ev;
+	__u8 slack[CAPTURE_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} pw_scratch SEC(".maps");
+
+/* Events lost, per enum lost_reason and CPU. Go sums the CPUs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LOST_REASONS);
+	__type(key, __u32);
+	__type(value, __u64);
+} pw_lost SEC(".maps");
+
+/* The ring buffer Go reads events from. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, RINGBUF_DEFAULT_BYTES);
+} pw_events SEC(".maps");
+
+/* Count one lost event. */
+static __always_inline void count_lost(__u32 reason)
+{
+	__u64 *n = bpf_map_lookup_elem(&pw_lost, &reason);
+
+	if (n)
+		*n += 1;
+}
+
+#endif /* PROPWATCH_MAPS_H */

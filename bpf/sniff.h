@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * sniff.h: pure helpers that decide, from a few bytes, whether a chunk of a
+ * TCP stream begins an HTTP/1.x request and whether a head has ended. They
+ * touch no maps and no helpers, so a test program can wrap them.
+ *
+ * Bytes are handled as little-endian words: the byte at the lowest address
+ * is the lowest byte of the word. The object is built for bpfel only.
+ */
+#ifndef PROPWATCH_SNIFF_H
+#define PROPWATCH_SNIFF_H
+
+#include "kernel.h"
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "sniff.h reads bytes as little-endian words: build with -target bpfel"
+#endif
+
+/* Little-endian words from characters, first character lowest. */
+#define W2(a, b) ((__u64)(__u8)(a) | (__u64)(__u8)(b) << 8)
+#define W4(a, b, c, d) (W2(a, b) | W2(c, d) << 16)
+#define W8(a, b, c, d, e, f, g, h) (W4(a, b, c, d) | W4(e, f, g, h) << 32)
+
+/* The four bytes that end a request head. */
+#define HEAD_END ((__u32)W4('\r', '\n', '\r', '\n'))
+
+/* What the first bytes of a chunk say. */
+enum sniff {
+	SNIFF_NONE = 0,   /* not the start of a request */
+	SNIFF_PREFIX = 1, /* too short to tell, but a method could begin so */
+	SNIFF_START = 2,  /* a method token followed by a space */
+};
+
+/* A mask of the low n bytes of a word, n in 0..8. */
+static __always_inline __u64 low_bytes(__u32 n)
+{
+	if (n >= 8)
+		return ~0ULL;
+	return (1ULL << (n * 8)) - 1;
+}
+
+/*
+ * http_sniff classifies the first n (1..8) bytes of a chunk, held in the
+ * low bytes of word. A request starts with one of the RFC 9110 methods and a
+ * space; "OPTIONS " and "CONNECT " are the longest at eight bytes, so eight
+ * bytes always decide, and fewer can only say "maybe" (SNIFF_PREFIX).
+ */
+static __always_inline int http_sniff(__u64 word, __u32 n)
+{
+	__u64 have = low_bytes(n);
+	int prefix = 0;
+
+/* One method token plus its space, len bytes long, as a word. */
+#define SNIFF_METHOD(tok, len)                                       \
+	do {                                                         \
+		if (n >= (len)) {                                    \
+			if ((word & low_bytes(len)) == (tok))        \
+				return SNIFF_START;                  \
+		} else if (((word ^ (tok)) & have) == 0) {           \
+			prefix = 1;                                  \
+		}                                                    \
+	} while (0)
+
+	SNIFF_METHOD(W4('G', 'E', 'T', ' '), 4);
+	SNIFF_METHOD(W4('P', 'U', 'T', ' '), 4);
+	SNIFF_METHOD(W4('P', 'O', 'S', 'T') | W2(' ', 0) << 32, 5);
+	SNIFF_METHOD(W4('H', 'E', 'A', 'D') | W2(' ', 0) << 32, 5);
+	SNIFF_METHOD(W4('P', 'A', 'T', 'C') | W2('H', ' ') << 32, 6);
+	SNIFF_METHOD(W4('T', 'R', 'A', 'C') | W2('E', ' ') << 32, 6);
+	SNIFF_METHOD(W8('D', 'E', 'L', 'E', 'T', 'E', ' ', 0), 7);
+	SNIFF_METHOD(W8('O', 'P', 'T', 'I', 'O', 'N', 'S', ' '), 8);
+	SNIFF_METHOD(W8('C', 'O', 'N', 'N', 'E', 'C', 'T', ' '), 8);
+#undef SNIFF_METHOD
+
+	return prefix ? SNIFF_PREFIX : SNIFF_NONE;
+}
+
+/*
+ * tail_push appends the n newest bytes (low bytes of fresh) to the last four
+ * bytes of a stream, so that a head whose "\r\n\r\n" is split across chunks
+ * is still seen to end.
+ */
+static __always_inline __u32 tail_push(__u32 tail, __u32 fresh, __u32 n)
+{
+	if (n >= 4)
+		return fresh;
+	if (n == 0)
+		return tail;
+	return (tail >> (n * 8)) | (fresh << ((4 - n) * 8));
+}
+
+#endif /* PROPWATCH_SNIFF_H */

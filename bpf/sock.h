@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * sock.h: from a file descriptor of the current task to its TCP socket, and
+ * from the socket to the addresses an event reports. Every kernel read goes
+ * through BPF_CORE_READ, so field offsets come from the running kernel.
+ */
+#ifndef PROPWATCH_SOCK_H
+#define PROPWATCH_SOCK_H
+
+#include "kernel.h"
+#include "event.h"
+#include "maps.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+/*
+ * tcp_sock_of_fd resolves fd in the current task's file table
+ * (task->files->fdt->fd[fd], bounds-checked against max_fds) and keeps it
+ * only when it is a TCP stream socket over IPv4 or IPv6. On success it fills
+ * the socket fields of a and returns 1; any other file returns 0.
+ *
+ * This costs a handful of kernel reads, and it runs on every hooked
+ * syscall, most of which are on files and pipes: it stops at the first test
+ * that fails.
+ */
+static __always_inline int tcp_sock_of_fd(__u64 fd, struct call_args *a)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *file = 0;
+	struct inode *inode;
+	struct socket *sock;
+	struct sock *sk;
+	__u16 family;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return 0;
+	inode = BPF_CORE_READ(file, f_inode);
+	if (!inode || (BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return 0;
+	/* For a socket file, private_data is its struct socket. */
+	sock = BPF_CORE_READ(file, private_data);
+	if (!sock || BPF_CORE_READ(sock, type) != SOCK_STREAM)
+		return 0;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return 0;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+
+	a->sk = (__u64)sk;
+	a->ino = BPF_CORE_READ(inode, i_ino);
+	a->family = family;
+	return 1;
+}
+
+/* Write an IPv4 address as ::ffff:a.b.c.d. */
+static __always_inline void v4_mapped(__u8 dst[16], __be32 addr)
+{
+	__builtin_memset(dst, 0, 10);
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	__builtin_memcpy(dst + 12, &addr, 4);
+}
+
+/* Fill the connection fields of e from the socket a->sk. */
+static __always_inline void sock_fill(struct event *e, const struct call_args *a)
+{
+	struct sock *sk = (struct sock *)a->sk;
+
+	e->family = a->family;
+	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	if (a->family == AF_INET6) {
+		BPF_CORE_READ_INTO(&e->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&e->raddr, sk, __sk_common.skc_v6_daddr);
+	} else {
+		v4_mapped(e->laddr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+		v4_mapped(e->raddr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+	}
+}
+
+#endif /* PROPWATCH_SOCK_H */

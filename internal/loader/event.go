@@ -1,0 +1,123 @@
+package loader
+
+import (
+	"bytes"
+	"net/netip"
+)
+
+// Direction says which way the bytes of an Event went, seen from the
+// process that made the syscall.
+type Direction uint8
+
+const (
+	// Egress: the process sent the bytes (write, sendto, ...).
+	Egress Direction = 0
+	// Ingress: the process received them (read, recvfrom, ...).
+	Ingress Direction = 1
+)
+
+// String returns "egress" or "ingress".
+func (d Direction) String() string {
+	switch d {
+	case Egress:
+		return "egress"
+	case Ingress:
+		return "ingress"
+	}
+	return "unknown"
+}
+
+// Event is one chunk of an HTTP/1.x request head as a syscall moved it:
+// either the start of a request (Start) or a continuation of a head that is
+// still open on the same socket and direction. Responses, bodies and other
+// protocols never become events.
+//
+// Events are filled by Loader.Read, which reuses the Event's buffers: Data
+// is valid until the next Read into the same Event.
+type Event struct {
+	// KtimeNS is CLOCK_MONOTONIC (bpf_ktime_get_ns) at syscall exit.
+	KtimeNS uint64
+	// TGID is the process id, PID the thread id.
+	TGID, PID uint32
+	// Comm is the thread's command name, NUL-padded.
+	Comm [16]byte
+	// CgroupID is the cgroup v2 id of the thread (its container, its
+	// systemd unit).
+	CgroupID uint64
+	// NetNS is the inode number of the socket's network namespace.
+	NetNS uint32
+	// Sock is the socket's inode number: the identity of the connection on
+	// this host (as in /proc/PID/fd/N -> socket:[Sock]). Kernel pointers are
+	// never exposed.
+	Sock uint64
+	// Local and Remote are the socket's addresses. IPv4-mapped IPv6
+	// addresses (a dual-stack socket talking IPv4) are unmapped to IPv4.
+	Local, Remote netip.AddrPort
+	// Direction says whether the process sent or received the bytes.
+	Direction Direction
+	// Start is true when Data begins like an HTTP request: a method token
+	// followed by a space.
+	Start bool
+	// Syscall names the syscall: "write", "writev", "sendto", "sendmsg",
+	// "sendmmsg", "read", "readv", "recvfrom", "recvmsg" or "recvmmsg".
+	Syscall string
+	// Len is the syscall's full byte count for this chunk (for sendmmsg and
+	// recvmmsg, the message's). When a short read or write of a method's
+	// first bytes ("G") was held back until the next chunk showed the
+	// method, the start event carries both and Len counts both.
+	Len int
+	// Data is the captured prefix of the chunk, len(Data) <= Len. It is
+	// shorter than Len when the chunk was longer than Config.CaptureBytes or
+	// than what was left of the head's budget.
+	Data []byte
+
+	// raw is the buffer the ring buffer record is copied into; Data points
+	// into it.
+	//lint:ignore U1000 used by the Linux loader only
+	raw []byte
+}
+
+// CommString returns Comm up to its first NUL byte.
+func (e *Event) CommString() string {
+	n := bytes.IndexByte(e.Comm[:], 0)
+	if n < 0 {
+		n = len(e.Comm)
+	}
+	return string(e.Comm[:n])
+}
+
+// Config tunes a Loader. The zero value is ready to use.
+type Config struct {
+	// CaptureBytes is the most bytes of one syscall copied into an Event.
+	// Zero means the default and largest, 16384. A request head of up to
+	// CaptureBytes written in one syscall is seen whole; a longer head is
+	// seen whole only if it is written in several syscalls. It must be at
+	// least 64.
+	CaptureBytes int
+	// RingBufferBytes is the size of the ring buffer between the kernel and
+	// Read: a power of two, at least the page size. Zero means 8 MiB. Events
+	// that find it full are lost and counted (Lost()["ringbuf_full"]).
+	RingBufferBytes int
+	// Verbose makes load errors carry the whole verifier log instead of its
+	// last lines.
+	Verbose bool
+
+	// captureSelf lets the program capture propwatch's own process, so that
+	// tests can make traffic in the test binary.
+	//lint:ignore U1000 used by the Linux loader only
+	captureSelf bool
+}
+
+// Defaults and limits of Config.
+const (
+	// DefaultCaptureBytes is CaptureBytes when it is zero, and its maximum.
+	DefaultCaptureBytes = 16384
+	// MinCaptureBytes is the smallest CaptureBytes accepted.
+	MinCaptureBytes = 64
+	// DefaultRingBufferBytes is RingBufferBytes when it is zero.
+	DefaultRingBufferBytes = 8 << 20
+	// HeadBudget is how many bytes a request head may span across the
+	// chunks of one socket and direction before continuations stop being
+	// captured.
+	HeadBudget = 16384
+)

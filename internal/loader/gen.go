@@ -1,0 +1,9 @@
+package loader
+
+// The capture program (bpf/headers.c) compiled for little-endian BPF, with
+// Go bindings for its objects and for the types Go reads: struct event,
+// struct head_key and the syscall and lost-reason enums. The generated
+// capture_bpfel.go and capture_bpfel.o are committed, so building propwatch
+// needs no clang; `make generate` rebuilds them (clang, llvm-strip and
+// libbpf-dev's headers).
+//go:generate go tool bpf2go -tags linux -target bpfel -type event -type head_key -type syscall_id -type lost_reason capture ../../bpf/headers.c -- -mcpu=v3 -Wall -Werror -Wpadded

@@ -1,0 +1,34 @@
+//go:build !linux || !(amd64 || arm64 || loong64 || mips64le || ppc64le || riscv64)
+
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+)
+
+// Loader is the capture program; on this platform there is none.
+type Loader struct{}
+
+// Open returns an error wrapping errors.ErrUnsupported: the capture needs
+// Linux on a 64-bit little-endian CPU.
+func Open(cfg Config) (*Loader, error) {
+	return nil, fmt.Errorf("eBPF capture on %s/%s: %w (needs Linux on a 64-bit little-endian CPU)",
+		runtime.GOOS, runtime.GOARCH, errors.ErrUnsupported)
+}
+
+// Read returns an error wrapping errors.ErrUnsupported.
+func (l *Loader) Read(ev *Event) error { return errors.ErrUnsupported }
+
+// Lost returns nil.
+func (l *Loader) Lost() map[string]uint64 { return nil }
+
+// HeadDone does nothing.
+func (l *Loader) HeadDone(sock uint64, dir Direction) {}
+
+// Hooks returns nil.
+func (l *Loader) Hooks() []string { return nil }
+
+// Close does nothing.
+func (l *Loader) Close() error { return nil }

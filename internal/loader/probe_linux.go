@@ -1,0 +1,111 @@
+//go:build linux && (amd64 || arm64 || loong64 || mips64le || ppc64le || riscv64)
+
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/features"
+	"golang.org/x/sys/unix"
+)
+
+// bpfCaps is what loading and attaching BPF programs needs.
+const bpfCaps = "CAP_BPF, CAP_PERFMON (or root)"
+
+// capsError adds the capabilities an operation needs to a permission error.
+type capsError struct {
+	err  error
+	caps string
+}
+
+func (e *capsError) Error() string { return fmt.Sprintf("%v (needs %s)", e.err, e.caps) }
+func (e *capsError) Unwrap() error { return e.err }
+
+// needsCaps names caps in err when err is EPERM, and returns err otherwise.
+func needsCaps(err error, caps string) error {
+	if errors.Is(err, unix.EPERM) {
+		return &capsError{err: err, caps: caps}
+	}
+	return err
+}
+
+// feature is one thing the capture program needs from the kernel.
+type feature struct {
+	what  string
+	probe func() error
+}
+
+// required lists, in the order they are probed, what the capture program
+// uses. Each is probed by trying it (features caches the answers), never by
+// kernel version; the versions in the names only help the reader.
+var required = []feature{
+	{"BPF tracepoint programs", func() error { return features.HaveProgramType(ebpf.TracePoint) }},
+	{"BPF ring buffer maps (Linux 5.8+)", func() error { return features.HaveMapType(ebpf.RingBuf) }},
+	{"BPF LRU hash maps", func() error { return features.HaveMapType(ebpf.LRUHash) }},
+	{"BPF per-CPU array maps", func() error { return features.HaveMapType(ebpf.PerCPUArray) }},
+	{"bpf_ringbuf_output in tracepoint programs", helper(asm.FnRingbufOutput)},
+	{"bpf_ringbuf_query in tracepoint programs", helper(asm.FnRingbufQuery)},
+	{"bpf_probe_read_user in tracepoint programs (Linux 5.5+)", helper(asm.FnProbeReadUser)},
+	{"bpf_probe_read_kernel in tracepoint programs", helper(asm.FnProbeReadKernel)},
+	{"bpf_get_current_task in tracepoint programs", helper(asm.FnGetCurrentTask)},
+	{"bpf_get_current_cgroup_id in tracepoint programs", helper(asm.FnGetCurrentCgroupId)},
+	{"bounded loops in BPF programs (Linux 5.3+)", features.HaveBoundedLoops},
+	{"the BPF v3 instruction set (Linux 5.1+)", features.HaveV3ISA},
+	{"kernel BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF)", func() error {
+		_, err := btf.LoadKernelSpec()
+		return err
+	}},
+}
+
+func helper(fn asm.BuiltinFunc) func() error {
+	return func() error { return features.HaveProgramHelper(ebpf.TracePoint, fn) }
+}
+
+// probeFeatures checks every required feature and names the first one the
+// kernel lacks, or the first probe that could not tell.
+func probeFeatures() error {
+	for _, f := range required {
+		err := f.probe()
+		switch {
+		case err == nil:
+		case errors.Is(err, ebpf.ErrNotSupported):
+			return fmt.Errorf("this kernel lacks %s, which propwatch's capture needs: %w", f.what, err)
+		default:
+			return fmt.Errorf("probe for %s: %w", f.what, needsCaps(err, bpfCaps))
+		}
+	}
+	return nil
+}
+
+// verifierError shows a verifier log trimmed to its last lines, or whole.
+type verifierError struct {
+	prefix  string // what wrapped the verifier error: "program pw_exit_write: "
+	ve      *ebpf.VerifierError
+	verbose bool
+}
+
+func (e *verifierError) Error() string {
+	if e.verbose {
+		return fmt.Sprintf("%s%+v", e.prefix, e.ve)
+	}
+	return fmt.Sprintf("%s%-40v", e.prefix, e.ve)
+}
+
+func (e *verifierError) Unwrap() error { return e.ve }
+
+// loadError wraps an error of loading the collection: a verifier log is
+// trimmed to its last 40 lines unless verbose, and EPERM names the
+// capabilities.
+func loadError(err error, verbose bool) error {
+	var ve *ebpf.VerifierError
+	if errors.As(err, &ve) {
+		prefix := strings.TrimSuffix(err.Error(), ve.Error())
+		err = &verifierError{prefix: prefix, ve: ve, verbose: verbose}
+	}
+	return fmt.Errorf("load capture program: %w", needsCaps(err, bpfCaps))
+}

@@ -1,0 +1,169 @@
+//go:build linux && (amd64 || arm64 || loong64 || mips64le || ppc64le || riscv64)
+
+package loader
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"testing"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/propwatch/propwatch/internal/privtest"
+)
+
+// Test-only wrappers of bpf/sniff.h (bpf/sniff_test.c), generated into
+// snifftest_bpfel_test.go and .o: they never reach the propwatch binary.
+//go:generate go tool bpf2go -tags linux -target bpfel -type sniff_args snifftest ../../bpf/sniff_test.c -- -mcpu=v3 -Wall -Werror -Wpadded
+
+// The results of http_sniff (enum sniff in bpf/sniff.h).
+const (
+	sniffNone   = 0
+	sniffPrefix = 1
+	sniffStart  = 2
+)
+
+// goSniff is the reference http_sniff is checked against: the request
+// methods of RFC 9110 followed by a space.
+func goSniff(b []byte) uint32 {
+	b = b[:min(len(b), 8)]
+	prefix := false
+	for _, m := range []string{"GET ", "PUT ", "POST ", "HEAD ", "PATCH ", "TRACE ", "DELETE ", "OPTIONS ", "CONNECT "} {
+		if len(b) >= len(m) {
+			if string(b[:len(m)]) == m {
+				return sniffStart
+			}
+		} else if m[:len(b)] == string(b) {
+			prefix = true
+		}
+	}
+	if prefix {
+		return sniffPrefix
+	}
+	return sniffNone
+}
+
+// goTailPush is the reference of tail_push: the last four bytes of the
+// stream after n fresh bytes.
+func goTailPush(tail, fresh uint32, n int) uint32 {
+	var stream []byte
+	stream = binary.LittleEndian.AppendUint32(stream, tail)
+	stream = binary.LittleEndian.AppendUint32(stream, fresh)
+	stream = stream[:4+min(n, 4)]
+	return binary.LittleEndian.Uint32(stream[len(stream)-4:])
+}
+
+// sniffProgs loads the test programs, or skips when the kernel cannot run
+// them.
+func sniffProgs(t testing.TB) *snifftestObjects {
+	t.Helper()
+	privtest.RequireBPF(t)
+	var objs snifftestObjects
+	if err := loadSnifftestObjects(&objs, nil); err != nil {
+		if errors.Is(err, ebpf.ErrNotSupported) {
+			t.Skipf("BPF_PROG_TYPE_SYSCALL programs (Linux 5.14+) not supported: %v", err)
+		}
+		t.Fatalf("load sniff test programs: %v", err)
+	}
+	t.Cleanup(func() { objs.Close() })
+	return &objs
+}
+
+func runSniff(t testing.TB, p *ebpf.Program, args snifftestSniffArgs) uint32 {
+	t.Helper()
+	ret, err := p.Run(&ebpf.RunOptions{Context: args})
+	if err != nil {
+		t.Fatalf("run %v: %v", p, err)
+	}
+	return ret
+}
+
+// sniffKernel runs http_sniff on the first bytes of b.
+func sniffKernel(t testing.TB, objs *snifftestObjects, b []byte) uint32 {
+	var word [8]byte
+	n := copy(word[:], b)
+	return runSniff(t, objs.RunHttpSniff, snifftestSniffArgs{Word: binary.LittleEndian.Uint64(word[:]), N: uint32(n)})
+}
+
+func TestHTTPSniff(t *testing.T) {
+	objs := sniffProgs(t)
+	for _, tc := range []struct {
+		in   string
+		want uint32
+	}{
+		{"GET / HTTP/1.1", sniffStart},
+		{"GET ", sniffStart},
+		{"POST /", sniffStart},
+		{"OPTIONS * HTTP/1.1", sniffStart},
+		{"CONNECT host:443 HTTP/1.1", sniffStart},
+		{"DELETE /x", sniffStart},
+		{"G", sniffPrefix},
+		{"GE", sniffPrefix},
+		{"GET", sniffPrefix},
+		{"P", sniffPrefix},
+		{"PA", sniffPrefix},
+		{"OPTIONS", sniffPrefix},
+		{"GETS / HTTP/1.1", sniffNone},
+		{"get / HTTP/1.1", sniffNone},
+		{"HTTP/1.1 200 OK", sniffNone},
+		{"\x16\x03\x01\x02\x00", sniffNone},
+		{"X", sniffNone},
+		{"POSTGRES", sniffNone},
+	} {
+		got := sniffKernel(t, objs, []byte(tc.in))
+		if got != tc.want || goSniff([]byte(tc.in)) != tc.want {
+			t.Errorf("sniff(%q) = kernel %d, Go %d, want %d", tc.in, got, goSniff([]byte(tc.in)), tc.want)
+		}
+	}
+}
+
+// FuzzHTTPSniff checks the kernel's http_sniff against goSniff.
+func FuzzHTTPSniff(f *testing.F) {
+	for _, s := range []string{"GET / ", "PATCH /", "PUT", "HEAD /", "TRACE /", "CONNECT ", "OPTIONS*", "\x00\x01", "P"} {
+		f.Add([]byte(s))
+	}
+	objs := sniffProgs(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) == 0 {
+			return
+		}
+		if got, want := sniffKernel(t, objs, b), goSniff(b); got != want {
+			t.Errorf("sniff(%q): kernel %d, Go %d", b, got, want)
+		}
+	})
+}
+
+// FuzzTailPush checks the kernel's tail_push, and with it the detection of
+// a head's end split across chunks, against goTailPush.
+func FuzzTailPush(f *testing.F) {
+	f.Add(uint32(0x0a0d0000), uint32(0x0a0d), uint8(2))
+	f.Add(uint32(0x0d0a0d0a), uint32(0x0a), uint8(1))
+	f.Add(uint32(1), uint32(0x0a0d0a0d), uint8(4))
+	f.Add(uint32(7), uint32(9), uint8(0))
+	objs := sniffProgs(f)
+	f.Fuzz(func(t *testing.T, tail, fresh uint32, n uint8) {
+		n %= 9
+		got := runSniff(t, objs.RunTailPush, snifftestSniffArgs{Tail: tail, Fresh: fresh, N: uint32(n)})
+		if want := goTailPush(tail, fresh, int(n)); got != want {
+			t.Errorf("tail_push(%#x, %#x, %d) = %#x, want %#x", tail, fresh, n, got, want)
+		}
+	})
+}
+
+// TestHeadEndAcrossChunks feeds "\r\n\r\n" split every way through
+// tail_push.
+func TestHeadEndAcrossChunks(t *testing.T) {
+	objs := sniffProgs(t)
+	stream := []byte("Host: x\r\n\r\n")
+	for cut := 1; cut < 4; cut++ {
+		first, rest := stream[:len(stream)-cut], stream[len(stream)-cut:]
+		tail := binary.LittleEndian.Uint32(first[len(first)-4:])
+		var fresh [4]byte
+		copy(fresh[:], rest)
+		got := runSniff(t, objs.RunTailPush, snifftestSniffArgs{Tail: tail, Fresh: binary.LittleEndian.Uint32(fresh[:]), N: uint32(len(rest))})
+		if !bytes.Equal(binary.LittleEndian.AppendUint32(nil, got), []byte("\r\n\r\n")) {
+			t.Errorf("cut %d: tail %q, want \\r\\n\\r\\n", cut, binary.LittleEndian.AppendUint32(nil, got))
+		}
+	}
+}

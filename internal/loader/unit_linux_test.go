@@ -1,0 +1,161 @@
+//go:build linux && (amd64 || arm64 || loong64 || mips64le || ppc64le || riscv64)
+
+package loader
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+// These tests need neither root nor eBPF.
+
+// record returns the ring buffer record of ce carrying n bytes of data, in a
+// buffer that can hold a whole struct event, as Read provides.
+func record(ce *captureEvent, n int) []byte {
+	buf := make([]byte, eventSize)
+	copy(buf, unsafe.Slice((*byte)(unsafe.Pointer(ce)), eventSize))
+	return buf[:eventHeaderSize+n]
+}
+
+func TestDecode(t *testing.T) {
+	ce := captureEvent{
+		KtimeNs: 42, SockIno: 7001, CgroupId: 99, Netns: 4026531840, Pid: 11, Tgid: 10,
+		Len: 300, Captured: 5, Family: 2, Lport: 40000, Rport: 8080,
+		Direction: 1, Start: 1, Syscall: uint8(captureSyscallIdSYS_RECVFROM),
+	}
+	copy(ce.Comm[:], "curl")
+	copy(ce.Laddr[:], netip.MustParseAddr("::ffff:127.0.0.1").AsSlice())
+	copy(ce.Raddr[:], netip.MustParseAddr("2001:db8::1").AsSlice())
+	copy(ce.Data[:], "GET /")
+
+	var ev Event
+	if err := ev.decode(record(&ce, 5)); err != nil {
+		t.Fatal(err)
+	}
+	want := Event{
+		KtimeNS: 42, TGID: 10, PID: 11, CgroupID: 99, NetNS: 4026531840, Sock: 7001,
+		Local:     netip.MustParseAddrPort("127.0.0.1:40000"),
+		Remote:    netip.MustParseAddrPort("[2001:db8::1]:8080"),
+		Direction: Ingress, Start: true, Syscall: "recvfrom", Len: 300,
+	}
+	copy(want.Comm[:], "curl")
+	if string(ev.Data) != "GET /" {
+		t.Errorf("Data = %q", ev.Data)
+	}
+	if !eventsEqual(ev, want) {
+		t.Errorf("decode =\n%+v\nwant\n%+v", ev, want)
+	}
+	if ev.CommString() != "curl" {
+		t.Errorf("CommString = %q", ev.CommString())
+	}
+}
+
+func eventsEqual(a, b Event) bool {
+	a.Data, a.raw, b.Data, b.raw = nil, nil, nil, nil
+	return a.KtimeNS == b.KtimeNS && a.TGID == b.TGID && a.PID == b.PID && a.Comm == b.Comm &&
+		a.CgroupID == b.CgroupID && a.NetNS == b.NetNS && a.Sock == b.Sock && a.Local == b.Local &&
+		a.Remote == b.Remote && a.Direction == b.Direction && a.Start == b.Start &&
+		a.Syscall == b.Syscall && a.Len == b.Len
+}
+
+func TestDecodeBadRecords(t *testing.T) {
+	var ev Event
+	ce := captureEvent{Captured: 10}
+	if err := ev.decode(record(&ce, 4)); err == nil {
+		t.Error("a record shorter than its captured count decoded")
+	}
+	if err := ev.decode(make([]byte, eventHeaderSize-1, eventSize)); err == nil {
+		t.Error("a record shorter than the header decoded")
+	}
+}
+
+func TestSyscallNames(t *testing.T) {
+	seen := map[string]bool{}
+	for id := captureSyscallIdSYS_WRITE; id <= captureSyscallIdSYS_RECVMMSG; id++ {
+		name := syscallName(id)
+		if name == "unknown" || seen[name] {
+			t.Errorf("syscall id %d: name %q is unknown or repeated", id, name)
+		}
+		seen[name] = true
+	}
+	if syscallName(captureSyscallIdSYS_UNKNOWN) != "unknown" || syscallName(captureSyscallIdSYS_RECVMMSG+1) != "unknown" {
+		t.Error("ids outside the enum must be unknown")
+	}
+}
+
+func TestLostNames(t *testing.T) {
+	for i, name := range lostNames {
+		if name == "" {
+			t.Errorf("lost reason %d has no name: add it to lostNames", i)
+		}
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	cfg, err := Config{}.withDefaults()
+	if err != nil || cfg.CaptureBytes != 16384 || cfg.RingBufferBytes != 8<<20 {
+		t.Errorf("zero Config: %+v, %v", cfg, err)
+	}
+	for _, bad := range []Config{
+		{CaptureBytes: 16385},
+		{CaptureBytes: 8},
+		{CaptureBytes: -1},
+		{RingBufferBytes: 3 << 20},
+		{RingBufferBytes: 1024},
+		{RingBufferBytes: -4096},
+	} {
+		if _, err := bad.withDefaults(); err == nil {
+			t.Errorf("%+v: no error", bad)
+		}
+	}
+	if _, err := Open(Config{CaptureBytes: 1 << 20}); err == nil || !strings.Contains(err.Error(), "capture bytes") {
+		t.Errorf("Open with a bad Config: %v, want the Config error before anything is loaded", err)
+	}
+}
+
+func TestFieldOffsets(t *testing.T) {
+	format := `name: sys_enter_write
+ID: 840
+format:
+	field:unsigned short common_type;	offset:0;	size:2;	signed:0;
+	field:int common_pid;	offset:4;	size:4;	signed:1;
+
+	field:int __syscall_nr;	offset:8;	size:4;	signed:1;
+	field:unsigned int fd;	offset:16;	size:8;	signed:0;
+	field:const char * buf;	offset:24;	size:8;	signed:0;
+	field:size_t count;	offset:32;	size:8;	signed:0;
+	field:struct mmsghdr * mmsg;	offset:40;	size:8;	signed:0;
+`
+	got := fieldOffsets([]byte(format))
+	want := map[string]int{"fd": 16, "buf": 24, "count": 32, "mmsg": 40}
+	if len(got) != len(want) {
+		t.Errorf("fieldOffsets = %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("fieldOffsets[%s] = %d, want %d", k, got[k], v)
+		}
+	}
+}
+
+func TestTracefsInMountinfo(t *testing.T) {
+	info := `22 1 0:21 / / rw,relatime - ext4 /dev/root rw
+36 25 0:12 / /sys/kernel/debug rw,nosuid - debugfs debugfs rw
+40 36 0:13 /sub /mnt/sub rw - tracefs tracefs rw
+41 25 0:13 / /host/sys/kernel/trac\040ing rw,nosuid shared:7 - tracefs tracefs rw
+`
+	if got := tracefsInMountinfo([]byte(info)); got != "/host/sys/kernel/trac ing" {
+		t.Errorf("tracefsInMountinfo = %q", got)
+	}
+	if got := tracefsInMountinfo([]byte("22 1 0:21 / / rw - ext4 /dev/root rw\n")); got != "" {
+		t.Errorf("no tracefs: got %q", got)
+	}
+}
+
+func TestDirection(t *testing.T) {
+	if Egress.String() != "egress" || Ingress.String() != "ingress" || Direction(7).String() != "unknown" {
+		t.Error("Direction.String")
+	}
+}
