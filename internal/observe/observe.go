@@ -1,0 +1,454 @@
+// Package observe turns captured chunks into judged requests per service
+// pair. It reassembles request heads split across syscalls, splits
+// pipelined requests, judges each head with the parse engine, counts a
+// request seen at both ends on this host once, names both ends, and
+// records the verdict in a report.Aggregator.
+//
+// Data flows one way: loader events in, report records out. Nothing here
+// keeps a header value beyond the head being reassembled.
+package observe
+
+import (
+	"bytes"
+	"hash/maphash"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/propwatch/propwatch/internal/identity"
+	"github.com/propwatch/propwatch/internal/loader"
+	"github.com/propwatch/propwatch/internal/parse"
+	"github.com/propwatch/propwatch/internal/parse/http1"
+	"github.com/propwatch/propwatch/internal/report"
+)
+
+// Parse failures the observer counts. They are not requests: no pair is
+// charged with them.
+const (
+	// FailNotHTTP: a chunk that began like a request was not one.
+	FailNotHTTP = "http.not_http"
+	// FailIncomplete: a head never ended: the writer stopped or closed
+	// half-way, or a new request started before it ended.
+	FailIncomplete = "http.incomplete"
+	// FailEvicted: a head in reassembly was dropped because too many
+	// connections had one in flight.
+	FailEvicted = "conn.evicted"
+)
+
+// Protocol is the pair protocol of everything this package records.
+const Protocol = "http"
+
+// Config tunes an Observer. Aggregator is required; the rest have defaults.
+type Config struct {
+	Aggregator *report.Aggregator
+	// Analyzer configures the engine (baggage limits, fingerprints).
+	Analyzer parse.Options
+	// Resolver names local processes; Owners remembers which process owns
+	// which connection end; Local tells local addresses.
+	Resolver *identity.Resolver
+	Owners   *identity.Owners
+	Local    *identity.LocalAddrs
+	// MaxHead is the largest head reassembled across chunks; a longer one
+	// is judged as truncated. 16 KiB when zero, the capture's budget.
+	MaxHead int
+	// MaxStreams caps the heads in reassembly at once. 4096 when zero.
+	MaxStreams int
+	// StreamTTL is how long a head may wait for its next chunk. 5s when
+	// zero.
+	StreamTTL time.Duration
+	// NameDelay is how long a judged request waits before its pair is
+	// named, so that the event of the other end of a local connection has
+	// arrived and told whose socket it is. 250ms when zero.
+	NameDelay time.Duration
+	// MaxQueued caps the requests waiting for NameDelay; past it the
+	// oldest is named at once. 65536 when zero.
+	MaxQueued int
+	// HeadDone, when set, is told that a head ended before the chunk did,
+	// so the kernel can stop copying the chunks that follow (the body).
+	HeadDone func(sock uint64, dir loader.Direction)
+}
+
+// Observer consumes events. Handle, Tick and Flush may be called from
+// different goroutines.
+type Observer struct {
+	cfg Config
+
+	mu       sync.Mutex
+	head     http1.Head
+	analyzer *parse.Analyzer
+	streams  *simplelru.LRU[streamKey, *stream]
+	free     []*stream
+	dedupe   dedupe
+	queue    queue
+	intern   intern
+	names    map[uint32]nameEntry
+	seed     maphash.Seed
+	evicting bool
+}
+
+type streamKey struct {
+	sock uint64
+	dir  loader.Direction
+}
+
+// stream is a head in reassembly: the chunks of it seen so far.
+type stream struct {
+	buf     []byte
+	gap     bool // a chunk was captured only in part
+	updated time.Time
+}
+
+// New returns an Observer configured by cfg.
+func New(cfg Config) *Observer {
+	if cfg.MaxHead <= 0 {
+		cfg.MaxHead = loader.HeadBudget
+	}
+	if cfg.MaxStreams <= 0 {
+		cfg.MaxStreams = 4096
+	}
+	if cfg.StreamTTL <= 0 {
+		cfg.StreamTTL = 5 * time.Second
+	}
+	if cfg.NameDelay <= 0 {
+		cfg.NameDelay = 250 * time.Millisecond
+	}
+	if cfg.MaxQueued <= 0 {
+		cfg.MaxQueued = 65536
+	}
+	if cfg.Resolver == nil {
+		cfg.Resolver = identity.NewResolver(identity.Config{})
+	}
+	if cfg.Owners == nil {
+		cfg.Owners = identity.NewOwners(0)
+	}
+	if cfg.Local == nil {
+		cfg.Local = &identity.LocalAddrs{}
+		_ = cfg.Local.Refresh() // loopback is local even without interfaces
+	}
+	o := &Observer{cfg: cfg, analyzer: parse.NewAnalyzer(cfg.Analyzer), seed: maphash.MakeSeed()}
+	o.streams, _ = simplelru.NewLRU[streamKey, *stream](cfg.MaxStreams, o.onEvict)
+	o.dedupe.init(cfg.MaxQueued)
+	o.queue.init(cfg.MaxQueued)
+	return o
+}
+
+// Handle consumes one event. ev is not kept.
+func (o *Observer) Handle(ev *loader.Event, now time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.cfg.Owners.Learn(ev.NetNS, ev.Local, ev.Remote, identity.Owner{TGID: ev.TGID, Comm: ev.Comm})
+	// Name the process now, while it surely runs: a short-lived client is
+	// often gone by the time its requests are named.
+	o.service(ev.TGID, ev.Comm[:], now)
+
+	key := streamKey{ev.Sock, ev.Direction}
+	st, pending := o.streams.Peek(key)
+	gap := len(ev.Data) < ev.Len
+	var data []byte
+	switch {
+	case ev.Start:
+		if pending {
+			// A new request began before the previous head ended.
+			o.cfg.Aggregator.ParseFailure(FailIncomplete)
+			o.dropStream(key)
+			pending = false
+		}
+		data = ev.Data
+	case pending:
+		room := o.cfg.MaxHead - len(st.buf)
+		chunk := ev.Data
+		if len(chunk) > room {
+			chunk, gap = chunk[:room], true
+		}
+		st.buf = append(st.buf, chunk...)
+		data, gap = st.buf, gap || st.gap
+	default:
+		// The rest of a head already judged (its body), or of one whose
+		// start came before propwatch did.
+		return
+	}
+	o.consume(ev, key, data, gap, pending, now)
+}
+
+// consume parses the heads in data, which is a whole chunk or the
+// reassembled head of a stream.
+func (o *Observer) consume(ev *loader.Event, key streamKey, data []byte, gap, pending bool, now time.Time) {
+	h := &o.head
+	// Pipelined requests share a chunk; the bound keeps a hostile chunk of
+	// tiny requests from holding the lock for long.
+	for n := 0; n < 256 && len(data) > 0; n++ {
+		switch h.Parse(data) {
+		case http1.StatusComplete:
+			o.request(ev, h, data[:h.Seen], now)
+			rest := skipBody(h, data[h.Seen:])
+			if len(rest) == 0 || !looksLikeRequest(rest) {
+				if pending {
+					o.dropStream(key)
+				}
+				if len(rest) > 0 || !bytes.HasSuffix(data, []byte("\r\n\r\n")) {
+					o.headDone(key)
+				}
+				return
+			}
+			data = rest
+		case http1.StatusTruncated:
+			if gap || len(data) >= o.cfg.MaxHead {
+				// The capture saw only this much of a longer head: judge
+				// what is there and say it was cut.
+				o.request(ev, h, data, now)
+				if pending {
+					o.dropStream(key)
+				}
+				o.headDone(key)
+				return
+			}
+			o.keep(key, data, pending, now)
+			return
+		default:
+			o.cfg.Aggregator.ParseFailure(FailNotHTTP)
+			if pending {
+				o.dropStream(key)
+			}
+			return
+		}
+	}
+}
+
+// keep stores the start of a head that continues in a later chunk.
+func (o *Observer) keep(key streamKey, data []byte, pending bool, now time.Time) {
+	if pending {
+		st, _ := o.streams.Peek(key)
+		if len(data) != len(st.buf) {
+			// A pipelined request after a complete one: keep only it.
+			st.buf = append(st.buf[:0], data...)
+		}
+		st.updated = now
+		o.streams.Add(key, st) // most recently used
+		return
+	}
+	st := o.newStream()
+	st.buf = append(st.buf[:0], data...)
+	st.updated = now
+	o.streams.Add(key, st)
+}
+
+func (o *Observer) newStream() *stream {
+	if n := len(o.free); n > 0 {
+		st := o.free[n-1]
+		o.free = o.free[:n-1]
+		return st
+	}
+	return &stream{buf: make([]byte, 0, 1024)}
+}
+
+func (o *Observer) dropStream(key streamKey) {
+	o.evicting = true // removal, not eviction: no failure to count
+	o.streams.Remove(key)
+	o.evicting = false
+}
+
+// onEvict recycles a stream's buffer and counts a head lost to the cap.
+func (o *Observer) onEvict(_ streamKey, st *stream) {
+	if !o.evicting {
+		o.cfg.Aggregator.ParseFailure(FailEvicted)
+	}
+	st.buf, st.gap = st.buf[:0], false
+	if cap(st.buf) <= 4096 && len(o.free) < 256 {
+		o.free = append(o.free, st)
+	}
+}
+
+func (o *Observer) headDone(key streamKey) {
+	if o.cfg.HeadDone != nil {
+		o.cfg.HeadDone(key.sock, key.dir)
+	}
+}
+
+// request counts one head unless the other end of a local connection
+// already did, judges it, and queues it to be named.
+func (o *Observer) request(ev *loader.Event, h *http1.Head, raw []byte, now time.Time) {
+	client, server := ev.Local, ev.Remote
+	if ev.Direction == loader.Ingress {
+		client, server = ev.Remote, ev.Local
+	}
+	if o.cfg.Local.Has(ev.Remote.Addr()) {
+		k := dedupeKey{client: client, server: server, sum: maphash.Bytes(o.seed, raw)}
+		if ev.Remote.Addr().IsLoopback() {
+			k.netns = ev.NetNS
+		}
+		if !o.dedupe.first(k, ev.Direction, now) {
+			return
+		}
+	}
+	v := o.analyzer.Head(h)
+	r := o.queue.push(now)
+	if r == nil {
+		o.name(o.queue.pop())
+		r = o.queue.push(now)
+	}
+	r.set(ev, v)
+	if host, ok := h.Get("host"); ok {
+		r.setHost(host)
+	}
+}
+
+// Tick names the requests that have waited NameDelay and drops heads that
+// waited StreamTTL for a chunk that never came.
+func (o *Observer) Tick(now time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for {
+		r := o.queue.peek()
+		if r == nil || now.Sub(r.queued) < o.cfg.NameDelay {
+			break
+		}
+		o.name(o.queue.pop())
+	}
+	for {
+		_, st, ok := o.streams.GetOldest()
+		if !ok || now.Sub(st.updated) < o.cfg.StreamTTL {
+			break
+		}
+		o.cfg.Aggregator.ParseFailure(FailIncomplete)
+		o.evicting = true
+		o.streams.RemoveOldest()
+		o.evicting = false
+	}
+	o.dedupe.expire(now)
+}
+
+// Flush names every queued request and counts every head still in
+// reassembly as incomplete. Call it once capture has stopped.
+func (o *Observer) Flush() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for r := o.queue.pop(); r != nil; r = o.queue.pop() {
+		o.name(r)
+	}
+	for o.streams.Len() > 0 {
+		o.cfg.Aggregator.ParseFailure(FailIncomplete)
+		o.evicting = true
+		o.streams.RemoveOldest()
+		o.evicting = false
+	}
+}
+
+// name finds the pair of a judged request and records it.
+func (o *Observer) name(r *record) {
+	if r == nil {
+		return
+	}
+	self := o.service(r.tgid, r.comm[:], r.queued)
+	peer := o.peer(r)
+	k := report.PairKey{Source: self, Destination: peer, Protocol: Protocol}
+	if r.dir == loader.Ingress {
+		k.Source, k.Destination = peer, self
+	}
+	o.cfg.Aggregator.Record(k, r.verdict())
+}
+
+// peer names the other end: the local process that owns it, else (for the
+// server side of a request this process sent) the Host header's host, else
+// the address. A client peer is named by its address without the port,
+// which is ephemeral and would make every connection a pair of its own.
+func (o *Observer) peer(r *record) string {
+	if owner, ok := o.cfg.Owners.Peer(r.netns, r.local, r.remote); ok {
+		return o.service(owner.TGID, owner.Comm[:], r.queued)
+	}
+	var buf [64]byte
+	if r.dir == loader.Egress {
+		if r.hostLen > 0 {
+			return o.intern.get(hostOnly(r.host[:r.hostLen]))
+		}
+		return o.intern.get(r.remote.AppendTo(buf[:0]))
+	}
+	return o.intern.get(r.remote.Addr().AppendTo(buf[:0]))
+}
+
+// hostOnly strips the port from a Host header value.
+func hostOnly(h []byte) []byte {
+	if len(h) > 0 && h[0] == '[' {
+		if i := bytes.IndexByte(h, ']'); i > 0 {
+			return h[1:i]
+		}
+		return h
+	}
+	if i := bytes.LastIndexByte(h, ':'); i >= 0 && bytes.IndexByte(h[:i], ':') < 0 {
+		return h[:i]
+	}
+	return h
+}
+
+// skipBody returns what follows a request's body in rest, or nil when the
+// body runs past it or its length is not known up front (chunked).
+func skipBody(h *http1.Head, rest []byte) []byte {
+	if te, ok := h.Get("transfer-encoding"); ok && len(te) > 0 {
+		return nil
+	}
+	cl, ok := h.Get("content-length")
+	if !ok {
+		return rest
+	}
+	n, err := strconv.ParseUint(string(cl), 10, 63)
+	if err != nil || n >= uint64(len(rest)) {
+		return nil
+	}
+	return rest[n:]
+}
+
+// looksLikeRequest reports whether b starts with a method and a space, as
+// the kernel's filter does.
+func looksLikeRequest(b []byte) bool {
+	for i := 0; i < len(b) && i < 16; i++ {
+		c := b[i]
+		if c == ' ' {
+			return i > 0
+		}
+		if c < 'A' || c > 'Z' {
+			return false
+		}
+	}
+	return false
+}
+
+// nameTTL is how long the observer trusts a service name before asking the
+// Resolver again (which rereads /proc after its own TTL).
+const nameTTL = time.Second
+
+type nameEntry struct {
+	service string
+	at      time.Time
+}
+
+// service names a process through a small cache in front of the Resolver:
+// the Resolver's lock and clock cost more than the rest of a request's
+// bookkeeping, and a busy process asks for its name on every request.
+func (o *Observer) service(tgid uint32, comm []byte, now time.Time) string {
+	if e, ok := o.names[tgid]; ok && now.Sub(e.at) < nameTTL {
+		return e.service
+	}
+	if o.names == nil || len(o.names) >= 4096 {
+		o.names = make(map[uint32]nameEntry, 256)
+	}
+	name := o.cfg.Resolver.Service(tgid, comm)
+	o.names[tgid] = nameEntry{service: name, at: now}
+	return name
+}
+
+// intern keeps one string per peer name so that naming a known peer does
+// not allocate; it is bounded by starting afresh when full.
+type intern struct{ m map[string]string }
+
+func (in *intern) get(b []byte) string {
+	if s, ok := in.m[string(b)]; ok {
+		return s
+	}
+	if in.m == nil || len(in.m) >= 4096 {
+		in.m = make(map[string]string, 256)
+	}
+	s := string(b)
+	in.m[s] = s
+	return s
+}

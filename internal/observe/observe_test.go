@@ -1,0 +1,392 @@
+package observe
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/propwatch/propwatch/internal/identity"
+	"github.com/propwatch/propwatch/internal/loader"
+	"github.com/propwatch/propwatch/internal/parse"
+	"github.com/propwatch/propwatch/internal/report"
+)
+
+const tp = "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
+
+var (
+	clientAddr = netip.MustParseAddrPort("127.0.0.1:40000")
+	serverAddr = netip.MustParseAddrPort("127.0.0.1:8080")
+	remoteAddr = netip.MustParseAddrPort("192.0.2.10:443")
+	remoteCli  = netip.MustParseAddrPort("192.0.2.20:51000")
+)
+
+const (
+	clientPID = 100
+	serverPID = 200
+)
+
+type fixture struct {
+	t    *testing.T
+	agg  *report.Aggregator
+	obs  *Observer
+	now  time.Time
+	done []streamKey
+}
+
+func newFixture(t *testing.T, mod func(*Config)) *fixture {
+	t.Helper()
+	root := t.TempDir()
+	for pid, env := range map[int]string{clientPID: "OTEL_SERVICE_NAME=checkout\x00", serverPID: "OTEL_RESOURCE_ATTRIBUTES=service.name=inventory\x00"} {
+		dir := filepath.Join(root, fmt.Sprint(pid))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "environ"), []byte(env), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := &fixture{t: t, agg: report.NewAggregator(report.AggregatorConfig{}), now: time.Unix(1000, 0)}
+	cfg := Config{
+		Aggregator: f.agg,
+		Resolver:   identity.NewResolver(identity.Config{ProcRoot: root}),
+		HeadDone:   func(sock uint64, dir loader.Direction) { f.done = append(f.done, streamKey{sock, dir}) },
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	f.obs = New(cfg)
+	return f
+}
+
+// send delivers one chunk as the client process sending it.
+func (f *fixture) send(sock uint64, start bool, data string) {
+	f.event(&loader.Event{TGID: clientPID, Sock: sock, Local: clientAddr, Remote: serverAddr,
+		Direction: loader.Egress, Start: start, Len: len(data), Data: []byte(data)})
+}
+
+// recv delivers one chunk as the server process receiving it.
+func (f *fixture) recv(sock uint64, start bool, data string) {
+	f.event(&loader.Event{TGID: serverPID, Sock: sock, Local: serverAddr, Remote: clientAddr,
+		Direction: loader.Ingress, Start: start, Len: len(data), Data: []byte(data)})
+}
+
+func (f *fixture) event(ev *loader.Event) {
+	copy(ev.Comm[:], "comm")
+	f.obs.Handle(ev, f.now)
+}
+
+// settle lets the name delay pass and names everything queued.
+func (f *fixture) settle() report.Snapshot {
+	f.now = f.now.Add(time.Second)
+	f.obs.Tick(f.now)
+	return f.agg.Snapshot()
+}
+
+func (f *fixture) pair(s report.Snapshot, src, dst string) report.PairStats {
+	f.t.Helper()
+	for _, p := range s.Pairs {
+		if p.Source == src && p.Destination == dst {
+			return p
+		}
+	}
+	f.t.Fatalf("no pair %s -> %s in %+v", src, dst, s.Pairs)
+	return report.PairStats{}
+}
+
+func get(path string, headers ...string) string {
+	return "GET " + path + " HTTP/1.1\r\nHost: inventory:8080\r\n" + strings.Join(headers, "") + "\r\n"
+}
+
+func TestBothEndsCountOnce(t *testing.T) {
+	for _, order := range []string{"client first", "server first"} {
+		t.Run(order, func(t *testing.T) {
+			f := newFixture(t, nil)
+			req := get("/a", tp)
+			if order == "client first" {
+				f.send(1, true, req)
+				f.recv(2, true, req)
+			} else {
+				f.recv(2, true, req)
+				f.send(1, true, req)
+			}
+			s := f.settle()
+			if len(s.Pairs) != 1 {
+				t.Fatalf("pairs %+v", s.Pairs)
+			}
+			p := f.pair(s, "checkout", "inventory")
+			if p.Requests != 1 || p.MissingContext != 0 || p.Protocol != "http" {
+				t.Fatalf("pair %+v", p)
+			}
+		})
+	}
+}
+
+func TestKeepAliveRepeats(t *testing.T) {
+	f := newFixture(t, nil)
+	req := get("/same")
+	for i := 0; i < 5; i++ {
+		f.send(1, true, req)
+	}
+	for i := 0; i < 5; i++ {
+		f.recv(2, true, req)
+	}
+	p := f.pair(f.settle(), "checkout", "inventory")
+	if p.Requests != 5 || p.MissingContext != 5 {
+		t.Fatalf("pair %+v", p)
+	}
+}
+
+func TestSplitHead(t *testing.T) {
+	f := newFixture(t, nil)
+	req := get("/split", tp, "baggage: user=jane%40example.com\r\n")
+	f.send(1, true, req[:10])
+	f.send(1, false, req[10:50])
+	f.send(1, false, req[50:])
+	p := f.pair(f.settle(), "checkout", "inventory")
+	if p.Requests != 1 || p.PIIByKind["email"] != 1 || p.Truncated != 0 {
+		t.Fatalf("pair %+v", p)
+	}
+}
+
+func TestPipelined(t *testing.T) {
+	f := newFixture(t, nil)
+	post := "POST /p HTTP/1.1\r\nHost: inventory\r\nContent-Length: 5\r\n" + tp + "\r\nhello"
+	f.send(1, true, get("/1", tp)+post+get("/3"))
+	p := f.pair(f.settle(), "checkout", "inventory")
+	if p.Requests != 3 || p.MissingContext != 1 {
+		t.Fatalf("pair %+v", p)
+	}
+}
+
+func TestPipelinedSplitAcrossChunks(t *testing.T) {
+	f := newFixture(t, nil)
+	two := get("/1", tp) + get("/2", tp)
+	cut := len(get("/1", tp)) + 7
+	f.recv(2, true, two[:cut])
+	f.recv(2, false, two[cut:])
+	s := f.settle()
+	if s.ParseFailures[FailIncomplete] != 0 {
+		t.Fatalf("failures %v", s.ParseFailures)
+	}
+	// Only the server's end was seen: the client is named by its address.
+	if p := f.pair(s, "127.0.0.1", "inventory"); p.Requests != 2 || p.MissingContext != 0 {
+		t.Fatalf("pair %+v", p)
+	}
+}
+
+func TestBodyIsNotRead(t *testing.T) {
+	f := newFixture(t, nil)
+	f.send(1, true, "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nGET / HTTP/1.1")
+	// The continuation carries the body; no head is open, so it is ignored.
+	f.send(1, false, strings.Repeat("z", 86))
+	s := f.settle()
+	p := f.pair(s, "checkout", "x") // the server's end was not seen: its Host names it
+	if p.Requests != 1 || len(s.ParseFailures) != 0 {
+		t.Fatalf("pair %+v failures %v", p, s.ParseFailures)
+	}
+	if len(f.done) != 1 || f.done[0] != (streamKey{1, loader.Egress}) {
+		t.Fatalf("HeadDone calls %v", f.done)
+	}
+}
+
+func TestHalfRequestIsAFailureNotARequest(t *testing.T) {
+	f := newFixture(t, nil)
+	f.send(1, true, "GET /half HTTP/1.1\r\nHost: x\r\ntracep")
+	f.now = f.now.Add(10 * time.Second)
+	s := f.settle()
+	if len(s.Pairs) != 0 || s.ParseFailures[FailIncomplete] != 1 {
+		t.Fatalf("pairs %+v failures %v", s.Pairs, s.ParseFailures)
+	}
+}
+
+func TestGarbage(t *testing.T) {
+	f := newFixture(t, nil)
+	f.send(1, true, "GET \x00\x01\x02\xff garbage\r\n\r\n")
+	f.send(3, true, "PUT "+strings.Repeat("\x7f", 100))
+	s := f.settle()
+	if len(s.Pairs) != 0 || s.ParseFailures[FailNotHTTP] != 2 {
+		t.Fatalf("pairs %+v failures %v", s.Pairs, s.ParseFailures)
+	}
+}
+
+func TestNewStartAbandonsHalfHead(t *testing.T) {
+	f := newFixture(t, nil)
+	f.send(1, true, "GET /a HTTP/1.1\r\nHost: x\r\n")
+	f.send(1, true, get("/b", tp))
+	s := f.settle()
+	if s.ParseFailures[FailIncomplete] != 1 || f.pair(s, "checkout", "inventory").Requests != 1 {
+		t.Fatalf("failures %v pairs %+v", s.ParseFailures, s.Pairs)
+	}
+}
+
+func TestHeadLargerThanCapture(t *testing.T) {
+	f := newFixture(t, nil)
+	head := get("/big", tp, "baggage: k="+strings.Repeat("v", 20000)+"\r\n")
+	ev := &loader.Event{TGID: clientPID, Sock: 1, Local: clientAddr, Remote: serverAddr,
+		Direction: loader.Egress, Start: true, Len: len(head), Data: []byte(head[:16384])}
+	f.event(ev)
+	p := f.pair(f.settle(), "checkout", "inventory")
+	if p.Requests != 1 || p.Truncated != 1 || p.MissingContext != 0 {
+		t.Fatalf("pair %+v", p)
+	}
+}
+
+func TestHeadOverBudgetAcrossChunks(t *testing.T) {
+	f := newFixture(t, nil)
+	head := get("/big", tp, "baggage: k="+strings.Repeat("v", 20000)+"\r\n")
+	f.send(1, true, head[:8000])
+	f.send(1, false, head[8000:16000])
+	// The kernel's budget ends at 16 KiB: this chunk is cut.
+	f.event(&loader.Event{TGID: clientPID, Sock: 1, Local: clientAddr, Remote: serverAddr,
+		Direction: loader.Egress, Len: len(head) - 16000, Data: []byte(head[16000:16384])})
+	p := f.pair(f.settle(), "checkout", "inventory")
+	if p.Requests != 1 || p.Truncated != 1 {
+		t.Fatalf("pair %+v", p)
+	}
+}
+
+func TestRemotePeers(t *testing.T) {
+	f := newFixture(t, nil)
+	// This host's client calls a remote server: named by the Host header.
+	f.event(&loader.Event{TGID: clientPID, Sock: 1, Local: netip.MustParseAddrPort("10.0.0.1:5000"), Remote: remoteAddr,
+		Direction: loader.Egress, Start: true, Len: 60, Data: []byte("GET / HTTP/1.1\r\nHost: api.example.net:443\r\n\r\n")})
+	// Without a Host header: the address.
+	f.event(&loader.Event{TGID: clientPID, Sock: 2, Local: netip.MustParseAddrPort("10.0.0.1:5001"), Remote: remoteAddr,
+		Direction: loader.Egress, Start: true, Len: 20, Data: []byte("GET / HTTP/1.0\r\n\r\n")})
+	// A remote client calls this host's server: named by its address.
+	f.event(&loader.Event{TGID: serverPID, Sock: 3, Local: netip.MustParseAddrPort("10.0.0.1:8080"), Remote: remoteCli,
+		Direction: loader.Ingress, Start: true, Len: 20, Data: []byte("GET / HTTP/1.1\r\n\r\n")})
+	s := f.settle()
+	f.pair(s, "checkout", "api.example.net")
+	f.pair(s, "checkout", "192.0.2.10:443")
+	f.pair(s, "192.0.2.20", "inventory")
+}
+
+func TestStreamCap(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.MaxStreams = 8 })
+	for i := 0; i < 100; i++ {
+		f.send(uint64(i), true, "GET /a HTTP/1.1\r\nHost: x\r\n")
+	}
+	if n := f.obs.streams.Len(); n != 8 {
+		t.Fatalf("%d streams kept", n)
+	}
+	f.obs.Flush()
+	s := f.agg.Snapshot()
+	if s.ParseFailures[FailEvicted] != 92 || s.ParseFailures[FailIncomplete] != 8 {
+		t.Fatalf("failures %v", s.ParseFailures)
+	}
+}
+
+func TestQueueOverflowNamesAtOnce(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.MaxQueued = 4 })
+	for i := 0; i < 10; i++ {
+		f.send(uint64(i), true, get(fmt.Sprint("/", i)))
+	}
+	if got := f.agg.Snapshot(); len(got.Pairs) != 1 || got.Pairs[0].Requests != 6 {
+		t.Fatalf("before the delay: %+v", got.Pairs)
+	}
+	if p := f.pair(f.settle(), "checkout", "inventory"); p.Requests != 10 {
+		t.Fatalf("pair %+v", p)
+	}
+}
+
+// TestChurnIsBounded drives a million connections through the observer,
+// each leaving a half head or an unmatched local request behind, and checks
+// that every table stays within its cap.
+func TestChurnIsBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long")
+	}
+	f := newFixture(t, func(c *Config) { c.MaxStreams = 1024; c.MaxQueued = 4096 })
+	for i := 0; i < 1_000_000; i++ {
+		port := uint16(1024 + i%60000)
+		local := netip.AddrPortFrom(clientAddr.Addr(), port)
+		data := get(fmt.Sprint("/", i))
+		if i%2 == 0 {
+			data = data[:20]
+		}
+		f.event(&loader.Event{TGID: clientPID, Sock: uint64(i), Local: local, Remote: serverAddr,
+			Direction: loader.Egress, Start: true, Len: len(data), Data: []byte(data)})
+		if i%1000 == 0 {
+			f.now = f.now.Add(100 * time.Millisecond)
+			f.obs.Tick(f.now)
+		}
+	}
+	if n := f.obs.streams.Len(); n > 1024 {
+		t.Fatalf("%d streams", n)
+	}
+	if n := f.obs.dedupe.len(); n > 2*4096 {
+		t.Fatalf("%d dedupe entries", n)
+	}
+	if n := len(f.obs.queue.buf); n > 4096 {
+		t.Fatalf("queue of %d", n)
+	}
+	if n := f.obs.cfg.Owners.Len(); n > 65536 {
+		t.Fatalf("%d owners", n)
+	}
+}
+
+func TestVerdictReachesAggregator(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Analyzer = parse.Options{} })
+	f.send(1, true, get("/x", "traceparent: 00-zz\r\n", "baggage: password=x\r\n"))
+	p := f.pair(f.settle(), "checkout", "inventory")
+	if p.InvalidContext != 1 || p.InvalidReasons["traceparent.bad_length"]+p.InvalidReasons["traceparent.bad_hex"] != 1 || p.SuspectKeys != 1 {
+		t.Fatalf("pair %+v", p)
+	}
+}
+
+// BenchmarkLoopbackRequest is the observer's share of one request seen at
+// both ends: two events, one judgement, one record.
+func BenchmarkLoopbackRequest(b *testing.B) {
+	f := newFixture(&testing.T{}, nil)
+	req := []byte("GET /api/v1/items HTTP/1.1\r\nHost: inventory:8080\r\nUser-Agent: wrk\r\n" + tp +
+		"baggage: tenant=acme,region=eu-west-1\r\n\r\n")
+	send := &loader.Event{TGID: clientPID, Sock: 1, Local: clientAddr, Remote: serverAddr, Direction: loader.Egress, Start: true, Len: len(req), Data: req}
+	recv := &loader.Event{TGID: serverPID, Sock: 2, Local: serverAddr, Remote: clientAddr, Direction: loader.Ingress, Start: true, Len: len(req), Data: req}
+	now := time.Unix(1000, 0)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		f.obs.Handle(send, now)
+		f.obs.Handle(recv, now)
+		i++
+		if i%1024 == 0 {
+			now = now.Add(time.Second)
+			f.obs.Tick(now)
+		}
+	}
+}
+
+// BenchmarkChurn drives connection churn through the observer (every
+// connection new, half of them leaving a head in reassembly) and reports
+// the live heap after each round, which stays flat: every table is capped.
+func BenchmarkChurn(b *testing.B) {
+	f := newFixture(&testing.T{}, nil)
+	var ms runtime.MemStats
+	i := 0
+	for b.Loop() {
+		for n := 0; n < 100_000; n++ {
+			i++
+			local := netip.AddrPortFrom(clientAddr.Addr(), uint16(1024+i%60000))
+			data := get(fmt.Sprint("/", i%1000))
+			if i%2 == 0 {
+				data = data[:20]
+			}
+			f.event(&loader.Event{TGID: clientPID, Sock: uint64(i), Local: local, Remote: serverAddr,
+				Direction: loader.Egress, Start: true, Len: len(data), Data: []byte(data)})
+			if n%1000 == 0 {
+				f.now = f.now.Add(100 * time.Millisecond)
+				f.obs.Tick(f.now)
+			}
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MiB")
+	b.ReportMetric(float64(i), "conns")
+}
