@@ -64,6 +64,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newCheckCmd())
+	root.AddCommand(newCheckCmd(), newRunCmd())
 	return root
 }

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/propwatch/propwatch/internal/identity"
+	"github.com/propwatch/propwatch/internal/loader"
+	"github.com/propwatch/propwatch/internal/observe"
+	"github.com/propwatch/propwatch/internal/parse"
+	"github.com/propwatch/propwatch/internal/parse/w3c"
+	"github.com/propwatch/propwatch/internal/report"
+)
+
+type runFlags struct {
+	duration     time.Duration
+	reportPath   string
+	metricsAddr  string
+	limits       w3c.BaggageLimits
+	maxPairs     int
+	captureBytes int
+	ringBytes    int
+	interval     time.Duration
+	quiet        bool
+	verbose      bool
+}
+
+func newRunCmd() *cobra.Command {
+	f := runFlags{limits: w3c.DefaultBaggageLimits()}
+	cmd := &cobra.Command{
+		Use:   "run [flags]",
+		Short: "Observe the HTTP/1.x requests of every process on this host (needs root)",
+		Long: "run attaches eBPF programs to the socket send and receive syscalls of this host, judges\n" +
+			"the trace context of every HTTP/1.x request that processes send or receive over TCP\n" +
+			"(loopback included), and reports per service pair until SIGINT, SIGTERM or --duration.\n\n" +
+			"It needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN (to mount tracefs when it is\n" +
+			"missing and to read other processes' environments), and a kernel with BTF (5.8 or later).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runObserve(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.DurationVar(&f.duration, "duration", 0, "stop after this long (0: run until SIGINT or SIGTERM)")
+	fl.StringVar(&f.reportPath, "report", "", "write the final JSON report (propwatch.report/v1) to this file on stop; - for stdout")
+	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at ADDR/metrics and /healthz (e.g. :9464)")
+	fl.IntVar(&f.limits.MaxBytes, "baggage-limit", f.limits.MaxBytes, "baggage bytes (all headers combined) above which baggage is oversized")
+	fl.IntVar(&f.limits.MaxMembers, "baggage-members", f.limits.MaxMembers, "baggage members above which baggage is oversized")
+	fl.IntVar(&f.limits.AtRiskBytes, "baggage-at-risk", f.limits.AtRiskBytes, "baggage bytes above which baggage is reported at risk")
+	fl.IntVar(&f.maxPairs, "max-pairs", 1000, "service pairs tracked before new pairs fold into one (overflow) pair")
+	fl.IntVar(&f.captureBytes, "capture-bytes", loader.DefaultCaptureBytes, "bytes of each request chunk copied from the kernel (64 to 16384)")
+	fl.IntVar(&f.ringBytes, "ringbuf-bytes", loader.DefaultRingBufferBytes, "size of the kernel ring buffer (a power of two)")
+	fl.DurationVar(&f.interval, "interval", 2*time.Second, "refresh period of the live view")
+	fl.BoolVar(&f.quiet, "quiet", false, "no live view")
+	fl.BoolVar(&f.verbose, "verbose", false, "full verifier log on load errors, and debug logging")
+	return cmd
+}
+
+func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error {
+	if f.limits.MaxBytes <= 0 || f.limits.MaxMembers <= 0 || f.limits.AtRiskBytes <= 0 || f.maxPairs <= 0 || f.interval <= 0 {
+		return &exitError{code: exitUsage, msg: "limits, --max-pairs and --interval must be positive"}
+	}
+	level := slog.LevelInfo
+	if f.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if f.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.duration)
+		defer cancel()
+	}
+
+	started := time.Now()
+	l, err := loader.Open(loader.Config{CaptureBytes: f.captureBytes, RingBufferBytes: f.ringBytes, Verbose: f.verbose})
+	if err != nil {
+		return &exitError{code: exitProblem, msg: err.Error()}
+	}
+	defer l.Close()
+	log.Info("capture attached", "hooks", len(l.Hooks()))
+	for _, h := range l.Hooks() {
+		log.Debug("hook", "name", h)
+	}
+
+	agg := report.NewAggregator(report.AggregatorConfig{MaxPairs: f.maxPairs})
+	local := &identity.LocalAddrs{}
+	if err := local.Refresh(); err != nil {
+		log.Warn("list local addresses", "err", err)
+	}
+	obs := observe.New(observe.Config{
+		Aggregator: agg,
+		Analyzer:   parse.Options{Baggage: f.limits},
+		Local:      local,
+		HeadDone:   l.HeadDone,
+	})
+
+	var srv *http.Server
+	if f.metricsAddr != "" {
+		ln, err := net.Listen("tcp", f.metricsAddr)
+		if err != nil {
+			return &exitError{code: exitUsage, msg: fmt.Sprintf("metrics address: %v", err)}
+		}
+		srv = &http.Server{Handler: report.Handler(report.NewCollector(agg, l.Lost)), ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		log.Info("serving metrics", "addr", ln.Addr().String())
+	}
+
+	var wg sync.WaitGroup
+	readErr := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var ev loader.Event
+		for {
+			if err := l.Read(&ev); err != nil {
+				if !errors.Is(err, os.ErrClosed) {
+					readErr <- err
+				}
+				return
+			}
+			obs.Handle(&ev, time.Now())
+		}
+	}()
+
+	var live *report.Live
+	if !f.quiet {
+		live = report.NewLive(stderr, report.IsTerminal(stderr), started)
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	lastRender := started
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-readErr:
+			runErr = err
+			break loop
+		case now := <-tick.C:
+			obs.Tick(now)
+			if live != nil && now.Sub(lastRender) >= f.interval {
+				lastRender = now
+				if err := live.Render(agg.Snapshot(), l.Lost(), now); err != nil {
+					log.Debug("live view", "err", err)
+				}
+			}
+		}
+	}
+
+	// Stop capturing, let the reader finish, and name what is queued.
+	closeErr := l.Close()
+	wg.Wait()
+	obs.Flush()
+	ended := time.Now()
+	if srv != nil {
+		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		srv.Shutdown(shutdown)
+		cancel()
+	}
+	if closeErr != nil {
+		log.Warn("detach", "err", closeErr)
+	}
+
+	snap := agg.Snapshot()
+	if live != nil {
+		live.Render(snap, l.Lost(), ended)
+	}
+	if f.reportPath != "" {
+		host, _ := os.Hostname()
+		rep := report.NewReport(host, started, ended, snap, l.Lost())
+		if err := writeReport(stdout, f.reportPath, rep); err != nil {
+			return &exitError{code: exitProblem, msg: err.Error()}
+		}
+	}
+	if runErr != nil {
+		return &exitError{code: exitProblem, msg: runErr.Error()}
+	}
+	return nil
+}
+
+// writeReport writes rep to path, through a temporary file so that a
+// reader never sees half a report.
+func writeReport(stdout io.Writer, path string, rep report.Report) error {
+	if path == "-" {
+		return rep.WriteJSON(stdout)
+	}
+	tmp := path + ".tmp"
+	file, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := rep.WriteJSON(file); err != nil {
+		file.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := file.Close(); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
