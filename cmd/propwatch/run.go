@@ -167,7 +167,14 @@ loop:
 		}
 	}
 
-	// Stop capturing, let the reader finish, and name what is queued.
+	// Stop capturing, read what the ring buffer still holds, and name what
+	// is queued: a request made just before the stop is still counted.
+	if err := l.Detach(); err != nil {
+		log.Warn("detach", "err", err)
+	}
+	for deadline := time.Now().Add(2 * time.Second); l.Pending() > 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	closeErr := l.Close()
 	wg.Wait()
 	obs.Flush()

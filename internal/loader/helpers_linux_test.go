@@ -89,11 +89,11 @@ func (c *capture) sync() []Event {
 	}
 	var out []Event
 	timeout := time.After(10 * time.Second)
-	port := c.marker.addr().Port()
+	marker := c.marker.addr()
 	for {
 		select {
 		case ev := <-c.events:
-			if ev.Local.Port() == port || ev.Remote.Port() == port {
+			if ev.Local == marker || ev.Remote == marker {
 				if ev.Direction == Ingress && string(ev.Data) == req {
 					return out
 				}
@@ -107,11 +107,11 @@ func (c *capture) sync() []Event {
 	}
 }
 
-// on keeps the events of connections to or from port.
-func on(events []Event, port uint16) []Event {
+// on keeps the events of the connections of server, at either end.
+func on(events []Event, server netip.AddrPort) []Event {
 	var out []Event
 	for _, ev := range events {
-		if ev.Local.Port() == port || ev.Remote.Port() == port {
+		if ev.Local == server || ev.Remote == server {
 			out = append(out, ev)
 		}
 	}

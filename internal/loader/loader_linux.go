@@ -237,8 +237,11 @@ func (l *Loader) attach(spec *ebpf.CollectionSpec) error {
 
 // Read blocks until the next event and fills ev with it. It reuses ev's
 // buffers: ev.Data is valid until the next Read into ev, and Read makes no
-// allocation once ev has been used. After Close, Read returns an error
-// wrapping os.ErrClosed (which is ringbuf.ErrClosed).
+// allocation once ev has been used. Events come in syscall order; since the
+// kernel batches wakeups, an event can reach Read up to pollInterval (20ms)
+// after its syscall. After Close, Read returns an error wrapping
+// os.ErrClosed (which is ringbuf.ErrClosed). Read is safe for concurrent
+// use, though events are then split between the callers.
 func (l *Loader) Read(ev *Event) error {
 	if cap(ev.raw) < eventSize {
 		ev.raw = make([]byte, eventSize)
@@ -385,12 +388,7 @@ func (l *Loader) Close() error {
 		defer l.mu.Unlock()
 		l.lostFinal = l.readLost()
 		l.closed = true
-		// Detach in reverse: the sys_enter programs go before their sys_exit.
-		for i := len(l.links) - 1; i >= 0; i-- {
-			if err := l.links[i].Close(); err != nil {
-				errs = append(errs, fmt.Errorf("detach %s: %w", l.hooks[i], err))
-			}
-		}
+		errs = append(errs, l.detachLocked())
 		l.objs.close()
 		l.closeErr = errors.Join(errs...)
 	})
@@ -400,4 +398,38 @@ func (l *Loader) Close() error {
 // addrPort reads an address of struct event: 16 bytes, IPv4 v4-mapped.
 func addrPort(a [16]uint8, port uint16) netip.AddrPort {
 	return netip.AddrPortFrom(netip.AddrFrom16(a).Unmap(), port)
+}
+
+// Detach detaches every hook but keeps the ring buffer, so that the events
+// already in it can still be read: a clean stop detaches, drains until
+// Pending is zero, then closes. Detach is safe to call more than once and
+// before Close.
+func (l *Loader) Detach() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.detachLocked()
+}
+
+// detachLocked closes the links not yet closed, in reverse order: the
+// sys_enter programs go before their sys_exit ones. l.mu must be held.
+func (l *Loader) detachLocked() error {
+	var errs []error
+	for i := len(l.links) - 1; i >= 0; i-- {
+		if err := l.links[i].Close(); err != nil {
+			errs = append(errs, fmt.Errorf("detach %s: %w", l.hooks[i], err))
+		}
+	}
+	l.links = nil
+	return errors.Join(errs...)
+}
+
+// Pending returns how many bytes of events wait in the ring buffer, 0
+// after Close.
+func (l *Loader) Pending() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return 0
+	}
+	return l.rd.AvailableBytes()
 }

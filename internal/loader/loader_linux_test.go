@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -89,7 +90,7 @@ func TestKeepAliveGET(t *testing.T) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 
-		evs := on(c.sync(), srvAddr.Port())
+		evs := on(c.sync(), srvAddr)
 		if len(evs) != 2 {
 			t.Fatalf("request %d: got %d events, want an egress and an ingress start:%s", i, len(evs), describe(evs))
 		}
@@ -159,7 +160,7 @@ func TestSplitHead(t *testing.T) {
 	}
 	s.waitBytes(sent)
 
-	evs := on(c.sync(), s.addr().Port())
+	evs := on(c.sync(), s.addr())
 	egress := where(evs, localOf(client), Egress)
 	if len(egress) != 3 {
 		t.Fatalf("got %d egress events, want a start and 2 continuations:%s", len(egress), describe(evs))
@@ -294,7 +295,7 @@ func TestNotHTTP(t *testing.T) {
 		sent += len(data)
 	}
 	s.waitBytes(sent)
-	if evs := on(c.sync(), s.addr().Port()); len(evs) != 0 {
+	if evs := on(c.sync(), s.addr()); len(evs) != 0 {
 		t.Errorf("non-requests captured:%s", describe(evs))
 	}
 }
@@ -315,7 +316,7 @@ func TestDialedBeforeOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.waitBytes(len("not yet watched\n") + len(req))
-	evs := on(c.sync(), s.addr().Port())
+	evs := on(c.sync(), s.addr())
 	for _, w := range []struct {
 		local netip.AddrPort
 		dir   Direction
@@ -344,7 +345,7 @@ func TestIPv6(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.waitBytes(len(req))
-	evs := on(c.sync(), s.addr().Port())
+	evs := on(c.sync(), s.addr())
 	loop := netip.IPv6Loopback()
 	for _, w := range []struct {
 		local, remote netip.AddrPort
@@ -475,7 +476,7 @@ func TestSyscalls(t *testing.T) {
 				want = append(want, []byte("GET /second-message HTTP/1.1\r\n\r\n"))
 			}
 			s.waitBytes(len(bytes.Join(want, nil)))
-			evs := on(c.sync(), s.addr().Port())
+			evs := on(c.sync(), s.addr())
 
 			egress := where(evs, localOf(client), Egress)
 			if len(egress) != len(want) {
@@ -522,7 +523,7 @@ func TestOwnProcessExcluded(t *testing.T) {
 	for {
 		select {
 		case ev := <-c.events:
-			if ev.Remote.Port() != s.addr().Port() && ev.Local.Port() != s.addr().Port() {
+			if ev.Remote != s.addr() && ev.Local != s.addr() {
 				continue
 			}
 			evs = append(evs, ev)
@@ -920,5 +921,50 @@ func TestLoadError(t *testing.T) {
 		if verbose && lines < 60 || !verbose && lines > 43 {
 			t.Errorf("verbose=%v: %d lines:\n%s", verbose, lines, msg)
 		}
+	}
+}
+
+// TestDetachThenDrain: after Detach no new event is made, and the events
+// made before it can still be read, which is how propwatch run stops
+// without losing the requests of its last moments.
+func TestDetachThenDrain(t *testing.T) {
+	privtest.RequireBPF(t)
+	l, err := Open(Config{captureSelf: true})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer l.Close()
+	srv := newSink(t, "127.0.0.1:0", readPlain)
+	conn := dial(t, srv.addr())
+	before := "GET /before-detach HTTP/1.1\r\n\r\n"
+	if _, err := conn.Write([]byte(before)); err != nil {
+		t.Fatal(err)
+	}
+	srv.waitBytes(len(before))
+	if err := l.Detach(); err != nil {
+		t.Fatalf("Detach: %v", err)
+	}
+	after := "GET /after-detach HTTP/1.1\r\n\r\n"
+	if _, err := conn.Write([]byte(after)); err != nil {
+		t.Fatal(err)
+	}
+	srv.waitBytes(len(before) + len(after))
+
+	var got []string
+	var ev Event
+	for l.Pending() > 0 {
+		if err := l.Read(&ev); err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		if ev.Local == srv.addr() || ev.Remote == srv.addr() {
+			got = append(got, ev.Direction.String()+" "+string(ev.Data))
+		}
+	}
+	want := []string{"egress " + before, "ingress " + before}
+	if len(got) != 2 || !slices.Contains(got, want[0]) || !slices.Contains(got, want[1]) {
+		t.Fatalf("drained %q, want %q", got, want)
+	}
+	if err := l.Detach(); err != nil {
+		t.Fatalf("second Detach: %v", err)
 	}
 }

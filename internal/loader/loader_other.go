@@ -32,3 +32,9 @@ func (l *Loader) Hooks() []string { return nil }
 
 // Close does nothing.
 func (l *Loader) Close() error { return nil }
+
+// Detach does nothing.
+func (l *Loader) Detach() error { return nil }
+
+// Pending returns 0.
+func (l *Loader) Pending() int { return 0 }
