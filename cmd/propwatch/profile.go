@@ -14,8 +14,6 @@ import (
 // bench/overhead.sh); it is not a user feature, hence hidden.
 //
 // newRunCmd wires it with `return withCPUProfile(cmd)`.
-//
-//lint:ignore U1000 wired into newRunCmd by a one-line change of run.go; drop this line with it
 func withCPUProfile(cmd *cobra.Command) *cobra.Command {
 	var path string
 	cmd.Flags().StringVar(&path, "cpuprofile", "", "write a CPU profile (pprof) of the command to `FILE`")

@@ -65,7 +65,7 @@ func newRunCmd() *cobra.Command {
 	fl.DurationVar(&f.interval, "interval", 2*time.Second, "refresh period of the live view")
 	fl.BoolVar(&f.quiet, "quiet", false, "no live view")
 	fl.BoolVar(&f.verbose, "verbose", false, "full verifier log on load errors, and debug logging")
-	return cmd
+	return withCPUProfile(cmd)
 }
 
 func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error {
