@@ -48,9 +48,7 @@ func newCheckCmd() *cobra.Command {
 	fl := cmd.Flags()
 	fl.BoolVar(&f.json, "json", false, "print one JSON object instead of a summary")
 	fl.BoolVar(&f.fingerprints, "fingerprints", false, "add a keyed fingerprint (HMAC, per-run key) to each PII finding")
-	fl.IntVar(&f.limits.MaxBytes, "baggage-limit", f.limits.MaxBytes, "baggage bytes (all headers combined) above which baggage is oversized")
-	fl.IntVar(&f.limits.MaxMembers, "baggage-members", f.limits.MaxMembers, "baggage members above which baggage is oversized")
-	fl.IntVar(&f.limits.AtRiskBytes, "baggage-at-risk", f.limits.AtRiskBytes, "baggage bytes above which baggage is reported at risk")
+	baggageFlags(fl, &f.limits)
 	return cmd
 }
 

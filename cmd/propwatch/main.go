@@ -9,6 +9,9 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/propwatch/propwatch/internal/parse/w3c"
 )
 
 // Exit codes shared by every subcommand, so scripts can tell "propwatch found
@@ -66,4 +69,12 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(newCheckCmd(), newRunCmd())
 	return root
+}
+
+// baggageFlags adds the baggage limit flags that check and run share, with
+// lim's current values as defaults.
+func baggageFlags(fl *pflag.FlagSet, lim *w3c.BaggageLimits) {
+	fl.IntVar(&lim.MaxBytes, "baggage-limit", lim.MaxBytes, "baggage bytes (all headers combined) above which baggage is oversized")
+	fl.IntVar(&lim.MaxMembers, "baggage-members", lim.MaxMembers, "baggage members above which baggage is oversized")
+	fl.IntVar(&lim.AtRiskBytes, "baggage-at-risk", lim.AtRiskBytes, "baggage bytes above which baggage is reported at risk")
 }

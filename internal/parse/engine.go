@@ -465,28 +465,14 @@ func (a *Analyzer) scanCarrier(c carrier) {
 	switch c.field {
 	case formats.FieldJaegerBaggage:
 		// "k1=v1, k2=v2": Jaeger's own header for ad-hoc baggage.
-		rest := c.value
-		for len(rest) > 0 {
-			item := rest
-			if i := bytes.IndexByte(rest, ','); i >= 0 {
-				item, rest = rest[:i], rest[i+1:]
-			} else {
-				rest = nil
-			}
+		for item, rest := nextItem(c.value); item != nil || len(rest) > 0; item, rest = nextItem(rest) {
 			key, val := splitPair(http1.TrimOWS(item), '=')
 			a.entry(name, c.ordinal, key, val)
 		}
 	case formats.FieldSW8Correlation:
 		// "base64(key):base64(value),…" as SkyWalking's cross-process
 		// correlation protocol sends it.
-		rest := c.value
-		for len(rest) > 0 {
-			item := rest
-			if i := bytes.IndexByte(rest, ','); i >= 0 {
-				item, rest = rest[:i], rest[i+1:]
-			} else {
-				rest = nil
-			}
+		for item, rest := nextItem(c.value); item != nil || len(rest) > 0; item, rest = nextItem(rest) {
 			k64, v64 := splitPair(item, ':')
 			var kb, vb [256]byte
 			key, val := decodeBase64(kb[:], k64), decodeBase64(vb[:], v64)
@@ -563,6 +549,18 @@ func carrierName(f formats.Field) string {
 		return "sw8-correlation"
 	}
 	return "unknown"
+}
+
+// nextItem splits the first comma-separated item off list. It returns a
+// nil item and nil rest when list is empty.
+func nextItem(list []byte) (item, rest []byte) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	if i := bytes.IndexByte(list, ','); i >= 0 {
+		return list[:i], list[i+1:]
+	}
+	return list, nil
 }
 
 func splitPair(b []byte, sep byte) (key, value []byte) {
