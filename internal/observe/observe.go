@@ -85,7 +85,7 @@ type Observer struct {
 	intern   intern
 	names    map[uint32]nameEntry
 	seed     maphash.Seed
-	evicting bool
+	removing bool
 }
 
 type streamKey struct {
@@ -244,14 +244,14 @@ func (o *Observer) newStream() *stream {
 }
 
 func (o *Observer) dropStream(key streamKey) {
-	o.evicting = true // removal, not eviction: no failure to count
+	o.removing = true // a removal, not an eviction: no failure to count
 	o.streams.Remove(key)
-	o.evicting = false
+	o.removing = false
 }
 
 // onEvict recycles a stream's buffer and counts a head lost to the cap.
 func (o *Observer) onEvict(_ streamKey, st *stream) {
-	if !o.evicting {
+	if !o.removing {
 		o.cfg.Aggregator.ParseFailure(FailEvicted)
 	}
 	st.buf, st.gap = st.buf[:0], false
@@ -312,9 +312,9 @@ func (o *Observer) Tick(now time.Time) {
 			break
 		}
 		o.cfg.Aggregator.ParseFailure(FailIncomplete)
-		o.evicting = true
+		o.removing = true
 		o.streams.RemoveOldest()
-		o.evicting = false
+		o.removing = false
 	}
 	o.dedupe.expire(now)
 }
@@ -329,9 +329,9 @@ func (o *Observer) Flush() {
 	}
 	for o.streams.Len() > 0 {
 		o.cfg.Aggregator.ParseFailure(FailIncomplete)
-		o.evicting = true
+		o.removing = true
 		o.streams.RemoveOldest()
-		o.evicting = false
+		o.removing = false
 	}
 }
 
