@@ -21,6 +21,7 @@ import (
 	"github.com/propwatch/propwatch/internal/loader"
 	"github.com/propwatch/propwatch/internal/parse"
 	"github.com/propwatch/propwatch/internal/parse/http1"
+	"github.com/propwatch/propwatch/internal/parse/pii"
 	"github.com/propwatch/propwatch/internal/report"
 )
 
@@ -359,8 +360,11 @@ func (o *Observer) peer(r *record) string {
 	}
 	var buf [64]byte
 	if r.dir == loader.Egress {
-		if r.hostLen > 0 {
-			return o.intern.get(hostOnly(r.host[:r.hostLen]))
+		// The Host header is a value a client chose: it names the pair
+		// only when it does not look like PII, which must never become
+		// a metric label.
+		if host := hostOnly(r.host[:r.hostLen]); len(host) > 0 && pii.Scan(host, 0) == 0 {
+			return o.intern.get(host)
 		}
 		return o.intern.get(r.remote.AppendTo(buf[:0]))
 	}

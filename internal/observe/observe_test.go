@@ -261,9 +261,19 @@ func TestRemotePeers(t *testing.T) {
 	// A remote client calls this host's server: named by its address.
 	f.event(&loader.Event{TGID: serverPID, Sock: 3, Local: netip.MustParseAddrPort("10.0.0.1:8080"), Remote: remoteCli,
 		Direction: loader.Ingress, Start: true, Len: 20, Data: []byte("GET / HTTP/1.1\r\n\r\n")})
+	// A Host that looks like PII never becomes a pair name: the address does.
+	f.event(&loader.Event{TGID: clientPID, Sock: 4, Local: netip.MustParseAddrPort("10.0.0.1:5002"), Remote: remoteAddr,
+		Direction: loader.Egress, Start: true, Len: 60, Data: []byte("GET / HTTP/1.1\r\nHost: jane.doe@example.com\r\n\r\n")})
 	s := f.settle()
+	for _, p := range s.Pairs {
+		if strings.Contains(p.Destination, "jane") {
+			t.Fatalf("a Host that looks like an email named a pair: %+v", p)
+		}
+	}
+	if p := f.pair(s, "checkout", "192.0.2.10:443"); p.Requests != 2 {
+		t.Fatalf("address pair: %+v", p)
+	}
 	f.pair(s, "checkout", "api.example.net")
-	f.pair(s, "checkout", "192.0.2.10:443")
 	f.pair(s, "192.0.2.20", "inventory")
 }
 
