@@ -507,6 +507,12 @@ run_propwatch_phase() {
 	pw_pid=""
 	((rc == 0)) || die "propwatch exited with status $rc: $(tail -5 "$tmp/propwatch.err")"
 	[[ -s $report ]] || die "propwatch wrote no report"
+	# The kernel frees a program after an RCU grace period, not at the
+	# exit of the process that held it: let that pass before A2.
+	for ((i = 0; i < 50; i++)); do
+		(($(foreign_captures) == 0)) && break
+		sleep 0.1
+	done
 	if [[ -n $bpf_stats_old ]]; then
 		sysctl -qw "kernel.bpf_stats_enabled=$bpf_stats_old"
 		bpf_stats_old=""

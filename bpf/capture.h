@@ -37,6 +37,9 @@ volatile const __u32 head_budget = HEAD_BUDGET_DEFAULT;
 volatile const __u32 wakeup_bytes = 0;
 /* ... or when this long has passed since the last wakeup. */
 volatile const __u64 wakeup_ns = 0;
+/* 1: both ends of a loopback connection emit (tests); 0: only the
+ * receiving end does (see quiet_end). */
+volatile const __u32 loopback_both = 0;
 
 /* When Go was last woken. Shared by all CPUs unlocked: a lost update only
  * costs one wakeup more. */
@@ -125,9 +128,11 @@ static __always_inline long gather(struct scratch *s, const int vectored)
 }
 
 /* Hold back a method prefix (a read of "G") until the next chunk tells. */
-static __always_inline void hold_back(struct head_key *key, __u64 bytes, __u32 n)
+static __always_inline void hold_back(struct head_key *key, __u64 bytes, __u32 n,
+				      __u64 ino)
 {
 	struct head_state st = {
+		.ino = ino,
 		.pending = bytes & low_bytes(n),
 		.kind = HEAD_PENDING,
 		.pending_len = n,
@@ -156,23 +161,66 @@ static __always_inline int verdict(int sniff, __u32 kind)
 }
 
 /*
- * decide acts on the verdicts that copy nothing: V_HOLD stores the prefix,
- * V_DROP forgets the stream's state. It returns 1 when the chunk is to be
- * emitted.
+ * quiet_end reports whether a request start at this end of the connection
+ * is left to the other end: on a loopback connection both ends are
+ * processes of this host and both would emit the same request, so only the
+ * receiving end does. The sending end records here which process it is, so
+ * that the receiver's event can name it (pw_owners). Half the events and
+ * half the copies of loopback traffic, and Go has no pair of ends to match.
  */
-static __always_inline int decide(struct head_key *key, int v, __u32 kind,
-				  __u64 word, __u32 n)
+static __always_inline int quiet_end(const struct sock_info *si, __u8 dir, __u32 tgid)
 {
-	if (v == V_HOLD) {
-		hold_back(key, word, n);
+	struct conn_key k = {};
+	struct owner *o;
+
+	if (loopback_both || dir != DIR_EGRESS)
 		return 0;
-	}
-	if (v == V_DROP) {
-		if (kind)
-			bpf_map_delete_elem(&pw_heads, key);
+	conn_fill(&k, si);
+	if (!is_loopback(k.raddr))
 		return 0;
+	o = bpf_map_lookup_elem(&pw_owners, &k);
+	if (!o || o->tgid != tgid) {
+		struct owner no = {.tgid = tgid};
+
+		bpf_get_current_comm(no.comm, sizeof(no.comm));
+		bpf_map_update_elem(&pw_owners, &k, &no, BPF_ANY);
 	}
 	return 1;
+}
+
+/*
+ * sock_fill fills the connection fields of e from its socket, and on the
+ * receiving end of a loopback connection the sending process, when its end
+ * is in pw_owners.
+ */
+static __always_inline void sock_fill(struct event *e, const struct sock_info *si)
+{
+	struct conn_key k = {};
+	struct owner *o = 0;
+
+	conn_fill(&k, si);
+	e->family = si->family;
+	e->netns = k.netns;
+	e->lport = k.lport;
+	e->rport = k.rport;
+	__builtin_memcpy(e->laddr, k.laddr, 16);
+	__builtin_memcpy(e->raddr, k.raddr, 16);
+
+	if (e->direction == DIR_INGRESS && is_loopback(k.raddr)) {
+		/* The other end's key: the same addresses, swapped. */
+		struct conn_key p = {.netns = k.netns, .lport = k.rport, .rport = k.lport};
+
+		__builtin_memcpy(p.laddr, k.raddr, 16);
+		__builtin_memcpy(p.raddr, k.laddr, 16);
+		o = bpf_map_lookup_elem(&pw_owners, &p);
+	}
+	if (o) {
+		e->peer_tgid = o->tgid;
+		__builtin_memcpy(e->peer_comm, o->comm, 16);
+	} else {
+		e->peer_tgid = 0;
+		__builtin_memset(e->peer_comm, 0, 16);
+	}
 }
 
 /*
@@ -187,28 +235,32 @@ static __always_inline int decide(struct head_key *key, int v, __u32 kind,
  *     back in pw_heads, not emitted; when the next chunk completes the
  *     method, one start event carries both, and its len counts both (Go's
  *     net/http server reads the first byte of each keep-alive request alone);
- *   - anything else is not copied out at all.
+ *   - anything else is not copied out at all;
+ *   - a start on the sending end of a loopback connection is left to the
+ *     receiving end (quiet_end).
  *
  * The head stays open until a chunk ends in "\r\n\r\n", the budget is spent,
  * a new start arrives, or Go calls HeadDone (a head followed by a body in the
  * same chunk does not end in "\r\n\r\n": Go sees the end and says so).
  *
- * The first up to 8 bytes are peeked first, so that most chunks (responses,
- * bodies, other protocols) cost one 8-byte read and no copy. Only when the
- * first segment of a vectored call is shorter than that does the decision
- * wait for the copy.
+ * Cost: the first up to 8 bytes are peeked and the stream's state looked
+ * up; most chunks (responses, bodies, files, pipes, other protocols) stop
+ * there, before the descriptor is resolved to a socket. Only when the first
+ * segment of a vectored call is shorter than that does the decision wait for
+ * the copy.
  *
  * It runs in three phases: decide from the peek, copy (gather), finish.
  * What the finish needs from the first phase goes through struct work in
  * map memory (see maps.h), which keeps the verifier's work linear.
  */
-static __always_inline void handle_chunk(const struct call_args *a,
-					 const struct chunk *c, __u8 dir,
-					 const int vectored)
+static __always_inline void handle_chunk(__u64 fd, const struct chunk *c, __u8 dir,
+					 __u8 sys, const int vectored)
 {
-	struct head_key key = {.ino = a->ino, .dir = dir};
-	__u32 kind = 0, budget = 0, tail = 0, pl = 0, cpu, last = 0;
-	__u64 pending = 0, peek = 0, want, n0, limit;
+	__u64 id = bpf_get_current_pid_tgid();
+	struct head_key key = {.tgid = id >> 32, .fd = fd, .dir = dir};
+	__u32 kind = 0, budget = 0, tail = 0, pl = 0, wn = 0, cpu, last = 0;
+	__u64 pending = 0, peek = 0, word = 0, st_ino = 0, want, n0, limit;
+	struct sock_info si = {};
 	struct head_state *st;
 	struct scratch *s;
 	struct work *w;
@@ -219,6 +271,7 @@ static __always_inline void handle_chunk(const struct call_args *a,
 	st = bpf_map_lookup_elem(&pw_heads, &key);
 	if (st) {
 		kind = st->kind;
+		st_ino = st->ino;
 		if (kind == HEAD_PENDING) {
 			pl = st->pending_len & 7;
 			pending = st->pending;
@@ -238,12 +291,45 @@ static __always_inline void handle_chunk(const struct call_args *a,
 	}
 	known = n0 == want;
 	if (known) {
-		__u64 word = pending | (peek << (pl * 8));
-		__u32 wn = pl + n0 > 8 ? 8 : pl + n0;
-
+		word = pending | (peek << (pl * 8));
+		wn = pl + n0 > 8 ? 8 : pl + n0;
 		v = verdict(http_sniff(word, wn), kind);
-		if (!decide(&key, v, kind, word, wn))
+		if (v == V_DROP) {
+			if (kind)
+				bpf_map_delete_elem(&pw_heads, &key);
 			return;
+		}
+	}
+
+	/* The chunk matters (or cannot be judged yet): find its socket. */
+	if (!tcp_sock_of_fd(fd, &si)) {
+		if (kind)
+			bpf_map_delete_elem(&pw_heads, &key);
+		return;
+	}
+	if (kind && st_ino != si.ino) {
+		/* The state is of a file this descriptor named before. */
+		bpf_map_delete_elem(&pw_heads, &key);
+		kind = pl = budget = tail = 0;
+		pending = 0;
+		if (known) {
+			word = peek;
+			wn = n0;
+			v = verdict(http_sniff(word, wn), 0);
+			if (v == V_DROP)
+				return;
+		}
+	}
+	if (known) {
+		if (v == V_HOLD) {
+			hold_back(&key, word, wn, si.ino);
+			return;
+		}
+		if (v == V_START && quiet_end(&si, dir, key.tgid)) {
+			if (kind)
+				bpf_map_delete_elem(&pw_heads, &key);
+			return;
+		}
 	}
 
 	cpu = bpf_get_smp_processor_id();
@@ -260,6 +346,7 @@ static __always_inline void handle_chunk(const struct call_args *a,
 		limit = CAPTURE_MIN;
 
 	w->c = *c;
+	w->si = si;
 	w->pending = pending;
 	w->pl = pl;
 	w->kind = kind;
@@ -281,7 +368,7 @@ static __always_inline void handle_chunk(const struct call_args *a,
 	}
 
 	/* Phase 3: finish, from what struct work says. */
-	__u64 captured = got, total = RELOAD(w->c.total), len, ship, id;
+	__u64 captured = got, total = RELOAD(w->c.total), len, ship;
 	__u32 hb = head_budget;
 
 	kind = RELOAD(w->kind);
@@ -291,13 +378,23 @@ static __always_inline void handle_chunk(const struct call_args *a,
 	v = RELOAD(w->verdict);
 	if (!RELOAD(w->known)) {
 		/* The first segment was shorter than 8 bytes: decide on the copy. */
-		__u64 word;
-		__u32 wn = captured > 8 ? 8 : captured;
-
+		wn = captured > 8 ? 8 : captured;
 		__builtin_memcpy(&word, e->data, sizeof(word));
 		v = verdict(http_sniff(word, wn), kind);
-		if (!decide(&key, v, kind, word, wn))
+		if (v == V_DROP) {
+			if (kind)
+				bpf_map_delete_elem(&pw_heads, &key);
 			return;
+		}
+		if (v == V_HOLD) {
+			hold_back(&key, word, wn, RELOAD(w->si.ino));
+			return;
+		}
+		if (v == V_START && quiet_end(&w->si, dir, key.tgid)) {
+			if (kind)
+				bpf_map_delete_elem(&pw_heads, &key);
+			return;
+		}
 	}
 
 	/* The chunk's last four bytes, to see whether the head ended. */
@@ -327,6 +424,7 @@ static __always_inline void handle_chunk(const struct call_args *a,
 				bpf_map_delete_elem(&pw_heads, &key);
 		} else {
 			struct head_state ns = {
+				.ino = RELOAD(w->si.ino),
 				.budget = hb - len,
 				.tail = tail,
 				.kind = HEAD_OPEN,
@@ -347,18 +445,18 @@ static __always_inline void handle_chunk(const struct call_args *a,
 		}
 	}
 
-	id = bpf_get_current_pid_tgid();
 	e->ktime_ns = bpf_ktime_get_ns();
-	e->sock_ino = a->ino;
+	e->sock_ino = RELOAD(w->si.ino);
 	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->pid = (__u32)id;
 	e->tgid = id >> 32;
+	e->fd = fd;
 	e->len = len;
 	e->direction = dir;
 	e->start = v == V_START;
-	e->syscall = a->sys;
+	e->syscall = sys;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	sock_fill(e, a);
+	sock_fill(e, &w->si);
 
 	ship = bound_len(ship);
 	e->captured = ship;
@@ -368,8 +466,8 @@ static __always_inline void handle_chunk(const struct call_args *a,
 }
 
 /* A chunk given as an iovec array (readv, writev, and each msghdr). */
-static __always_inline void handle_iov(const struct call_args *a, __u64 iov,
-				       __u64 iovcnt, __u64 total, __u8 dir)
+static __always_inline void handle_iov(__u64 fd, __u64 iov, __u64 iovcnt, __u64 total,
+				       __u8 dir, __u8 sys)
 {
 	struct pw_iovec first;
 	struct chunk c = {};
@@ -385,7 +483,82 @@ static __always_inline void handle_iov(const struct call_args *a, __u64 iov,
 	c.iov = iov + sizeof(first);
 	c.niov = iovcnt - 1;
 	c.total = total;
-	handle_chunk(a, &c, dir, 1);
+	handle_chunk(fd, &c, dir, sys, 1);
+}
+
+/*
+ * The entry points, one per shape of the hooked syscalls' data arguments,
+ * shared by both hook sets (headers.c). They are global functions on
+ * purpose: the verifier checks each once per program that calls it, on its
+ * own, instead of once per call site, so the raw sys_exit program that calls
+ * all four stays as cheap to load as four programs.
+ *
+ * Arguments: the syscall's fd, data pointer, count argument and return
+ * value, and meta = enum syscall_id | enum direction << 8 (a function takes
+ * five arguments at most).
+ */
+#define META(sys, dir) ((__u32)(sys) | (__u32)(dir) << 8)
+
+/*
+ * USED keeps an argument an entry point does not need: the verifier checks
+ * that a caller passes every argument of a global function, and clang
+ * would not set up one the callee ignores.
+ */
+#define USED(x) asm volatile("" : : "r"(x))
+
+/* write, read, sendto, recvfrom: a buffer of ret bytes. */
+__noinline int capture_buf(__u64 fd, __u64 buf, __u64 cnt, __s64 ret, __u32 meta)
+{
+	struct chunk c = {.base0 = buf, .len0 = ret, .total = ret};
+
+	USED(cnt);
+	if (ret <= 0)
+		return 0;
+	handle_chunk(fd, &c, meta >> 8, meta & 0xff, 0);
+	return 0;
+}
+
+/* writev, readv: an iovec array. */
+__noinline int capture_iov(__u64 fd, __u64 iov, __u64 cnt, __s64 ret, __u32 meta)
+{
+	if (ret <= 0)
+		return 0;
+	handle_iov(fd, iov, cnt, ret, meta >> 8, meta & 0xff);
+	return 0;
+}
+
+/* sendmsg, recvmsg: a msghdr. */
+__noinline int capture_msg(__u64 fd, __u64 msg, __u64 cnt, __s64 ret, __u32 meta)
+{
+	struct pw_msghdr m;
+
+	USED(cnt);
+	if (ret <= 0)
+		return 0;
+	if (bpf_probe_read_user(&m, sizeof(m), (const void *)msg)) {
+		count_lost(LOST_READ_FAILED);
+		return 0;
+	}
+	handle_iov(fd, m.iov, m.iovlen, ret, meta >> 8, meta & 0xff);
+	return 0;
+}
+
+/* sendmmsg, recvmmsg: an mmsghdr array; ret is the number of messages,
+ * and each says what it moved. */
+__noinline int capture_mmsg(__u64 fd, __u64 vec, __u64 cnt, __s64 ret, __u32 meta)
+{
+	for (__u32 i = 0; i < MMSG_MAX; i++) {
+		struct pw_mmsghdr mm;
+
+		if (i >= ret || i >= cnt)
+			break;
+		if (bpf_probe_read_user(&mm, sizeof(mm), (const void *)(vec + i * sizeof(mm)))) {
+			count_lost(LOST_READ_FAILED);
+			break;
+		}
+		handle_iov(fd, mm.hdr.iov, mm.hdr.iovlen, mm.msg_len, meta >> 8, meta & 0xff);
+	}
+	return 0;
 }
 
 /* The shapes of the hooked syscalls' data arguments. */
@@ -396,22 +569,39 @@ enum shape {
 	SHAPE_MMSG = 3, /* sendmmsg, recvmmsg: an mmsghdr array */
 };
 
+/* capture hands a finished syscall to the entry point of its shape. */
+static __always_inline int capture(__u64 fd, __u64 buf, __u64 cnt, __s64 ret,
+				   __u8 sys, __u8 dir, const int shape)
+{
+	__u32 meta = META(sys, dir);
+
+	if (shape == SHAPE_BUF)
+		return capture_buf(fd, buf, cnt, ret, meta);
+	if (shape == SHAPE_IOV)
+		return capture_iov(fd, buf, cnt, ret, meta);
+	if (shape == SHAPE_MSG)
+		return capture_msg(fd, buf, cnt, ret, meta);
+	return capture_mmsg(fd, buf, cnt, ret, meta);
+}
+
+/* Whether the current process is propwatch itself. */
+static __always_inline int is_self(void)
+{
+	return (__u32)(bpf_get_current_pid_tgid() >> 32) == self_tgid;
+}
+
 /*
- * on_enter stashes the arguments of a syscall on a TCP socket for on_exit.
- * Anything else, and propwatch's own syscalls, stop here.
+ * The syscall tracepoint hooks: on_enter stashes the arguments, on_exit
+ * picks them up. Stashing costs one map update and no kernel reads, so it
+ * is done for every descriptor; the exit decides.
  */
-static __always_inline int on_enter(__u8 sys, __u64 fd, __u64 buf, __u64 cnt)
+static __always_inline int on_enter(__u64 fd, __u64 buf, __u64 cnt)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct call_args a = {};
+	struct call_args a = {.fd = fd, .buf = buf, .cnt = cnt};
 
 	if ((__u32)(id >> 32) == self_tgid)
 		return 0;
-	if (!tcp_sock_of_fd(fd, &a))
-		return 0;
-	a.buf = buf;
-	a.cnt = cnt;
-	a.sys = sys;
 	if (bpf_map_update_elem(&pw_args, &id, &a, BPF_ANY))
 		count_lost(LOST_ARGS_FULL);
 	return 0;
@@ -422,20 +612,14 @@ static __always_inline int on_enter(__u8 sys, __u64 fd, __u64 buf, __u64 cnt)
  * MSG_PEEK read is read again later (it would be captured twice), and a
  * MSG_TRUNC read on TCP discards the bytes without filling the buffer.
  */
-static __always_inline int on_enter_recv(__u8 sys, __u64 fd, __u64 buf,
-					 __u64 cnt, __u64 flags)
+static __always_inline int on_enter_recv(__u64 fd, __u64 buf, __u64 cnt, __u64 flags)
 {
 	if (flags & (MSG_PEEK | MSG_TRUNC))
 		return 0;
-	return on_enter(sys, fd, buf, cnt);
+	return on_enter(fd, buf, cnt);
 }
 
-/*
- * on_exit picks up what on_enter stashed and hands what the syscall moved
- * (ret bytes, or for mmsg ret messages) to handle_chunk. shape is a
- * compile-time constant per program.
- */
-static __always_inline int on_exit(long ret, __u8 dir, const int shape)
+static __always_inline int on_exit(long ret, __u8 sys, __u8 dir, const int shape)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct call_args *ap = bpf_map_lookup_elem(&pw_args, &id);
@@ -445,43 +629,7 @@ static __always_inline int on_exit(long ret, __u8 dir, const int shape)
 		return 0;
 	a = *ap;
 	bpf_map_delete_elem(&pw_args, &id);
-	if (ret <= 0)
-		return 0;
-
-	if (shape == SHAPE_BUF) {
-		struct chunk c = {
-			.base0 = a.buf,
-			.len0 = ret,
-			.total = ret,
-		};
-
-		handle_chunk(&a, &c, dir, 0);
-	} else if (shape == SHAPE_IOV) {
-		handle_iov(&a, a.buf, a.cnt, ret, dir);
-	} else if (shape == SHAPE_MSG) {
-		struct pw_msghdr m;
-
-		if (bpf_probe_read_user(&m, sizeof(m), (const void *)a.buf)) {
-			count_lost(LOST_READ_FAILED);
-			return 0;
-		}
-		handle_iov(&a, m.iov, m.iovlen, ret, dir);
-	} else {
-		/* ret is the number of messages; each says what it moved. */
-		for (__u32 i = 0; i < MMSG_MAX; i++) {
-			struct pw_mmsghdr mm;
-
-			if (i >= ret || i >= a.cnt)
-				break;
-			if (bpf_probe_read_user(&mm, sizeof(mm),
-						(const void *)(a.buf + i * sizeof(mm)))) {
-				count_lost(LOST_READ_FAILED);
-				break;
-			}
-			handle_iov(&a, mm.hdr.iov, mm.hdr.iovlen, mm.msg_len, dir);
-		}
-	}
-	return 0;
+	return capture(a.fd, a.buf, a.cnt, ret, sys, dir, shape);
 }
 
 #endif /* PROPWATCH_CAPTURE_H */

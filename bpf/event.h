@@ -32,6 +32,38 @@ enum syscall_id {
 	SYS_RECVMMSG = 10,
 };
 
+/*
+ * The architecture's numbers of the hooked syscalls: the raw sys_exit hook
+ * sees only a number. Go checks them against golang.org/x/sys/unix.
+ */
+enum syscall_nr {
+#if defined(__TARGET_ARCH_x86)
+	NR_READ = 0,
+	NR_WRITE = 1,
+	NR_READV = 19,
+	NR_WRITEV = 20,
+	NR_SENDTO = 44,
+	NR_RECVFROM = 45,
+	NR_SENDMSG = 46,
+	NR_RECVMSG = 47,
+	NR_RECVMMSG = 299,
+	NR_SENDMMSG = 307,
+#elif defined(__TARGET_ARCH_arm64)
+	NR_READ = 63,
+	NR_WRITE = 64,
+	NR_READV = 65,
+	NR_WRITEV = 66,
+	NR_SENDTO = 206,
+	NR_RECVFROM = 207,
+	NR_SENDMSG = 211,
+	NR_RECVMSG = 212,
+	NR_RECVMMSG = 243,
+	NR_SENDMMSG = 269,
+#else
+#error "syscall numbers of this architecture are not known: build for amd64 or arm64"
+#endif
+};
+
 /* Which way the bytes went, seen from the process that made the syscall. */
 enum direction {
 	DIR_EGRESS = 0,  /* the process sent the bytes */
@@ -53,6 +85,10 @@ enum lost_reason {
  * is stored v4-mapped (::ffff:a.b.c.d), so Go reads every address the same
  * way and unmaps it. Ports are in host byte order.
  *
+ * Loopback: a request between two processes of this host over a loopback
+ * address is emitted once, by the receiving end (capture.h); peer_tgid and
+ * peer_comm then name the sender when its end is known.
+ *
  * Only the first EVENT_HEADER_SIZE + captured bytes are sent through the
  * ring buffer.
  */
@@ -63,6 +99,8 @@ struct event {
 	__u32 netns;     /* inode number of the socket's network namespace */
 	__u32 pid;       /* thread id */
 	__u32 tgid;      /* process id */
+	__u32 fd;        /* the file descriptor the syscall was made on */
+	__u32 peer_tgid; /* loopback: the process that owns the other end, 0 when unknown */
 	__u32 len;       /* the syscall's byte count, plus a held-back prefix (capture.h) */
 	__u32 captured;  /* bytes of data that are valid */
 	__u16 family;    /* AF_INET or AF_INET6 */
@@ -72,9 +110,10 @@ struct event {
 	__u8 start;      /* 1: data begins like an HTTP/1.x request */
 	__u8 syscall;    /* enum syscall_id */
 	__u8 _pad[3];
-	__u8 comm[16];   /* bpf_get_current_comm() */
-	__u8 laddr[16];  /* local address, see above */
-	__u8 raddr[16];  /* remote address, see above */
+	__u8 comm[16];      /* bpf_get_current_comm() */
+	__u8 peer_comm[16]; /* with peer_tgid: that process's command name */
+	__u8 laddr[16];     /* local address, see above */
+	__u8 raddr[16];     /* remote address, see above */
 	__u8 data[CAPTURE_MAX];
 };
 

@@ -4,34 +4,43 @@
 /*
  * headers.c: propwatch's capture of HTTP/1.x request heads.
  *
- * Why these hooks: the syscall tracepoints (syscalls/sys_enter_* and
- * sys_exit_*) of the ten calls that move TCP payload, write, writev, sendto,
- * sendmsg, sendmmsg and read, readv, recvfrom, recvmsg, recvmmsg. They see
- * plaintext in the process's own buffers, on the client and the server side
- * alike, for every process and container on the host, with no per-binary
- * setup. Unlike kprobes and fentry they are a stable ABI present on every
- * kernel built with CONFIG_FTRACE_SYSCALLS (all the major distributions),
- * and they do not need kprobes or BPF trampolines. The enter program
- * resolves the fd to a socket and stashes the arguments; the exit program
- * knows how many bytes moved and reads them from user memory.
- * Not seen: TLS (encrypted before write), io_uring, sendfile/splice, and
- * 32-bit (compat) syscalls.
+ * Where it hooks: the exits of the ten syscalls that move TCP payload,
+ * write, writev, sendto, sendmsg, sendmmsg and read, readv, recvfrom,
+ * recvmsg, recvmmsg. At a syscall's exit the bytes are in the process's own
+ * buffer, plaintext, on the client and the server side alike, for every
+ * process and container on the host, with no per-binary setup. Two hook
+ * sets reach them; the Go loader picks one by probing the kernel:
+ *
+ *   - raw: one raw tracepoint, sys_exit, that runs at the exit of every
+ *     syscall and reads the syscall number and arguments from the
+ *     registers the kernel saved on entry (pt_regs). No entry program, no
+ *     map to carry arguments from entry to exit, and no perf record per
+ *     call: the cheapest of the two. The registers are per architecture, so
+ *     the object is built per architecture (x86-64 and arm64).
+ *   - syscalls: the syscall tracepoints syscalls/sys_enter_* (stash the
+ *     arguments) and sys_exit_* (capture) of the ten calls. A stable ABI on
+ *     every kernel built with CONFIG_FTRACE_SYSCALLS; the path that works
+ *     everywhere.
+ *
+ * Neither needs kprobes or BPF trampolines. Not seen: TLS (encrypted before
+ * write), io_uring, sendfile/splice, and 32-bit (compat) syscalls.
  *
  * What it emits: one struct event (event.h) per chunk that starts an
  * HTTP/1.x request (method token and space) or continues a request head
- * still open on that socket and direction, into the pw_events ring buffer,
- * with only the captured bytes after the header. Responses, bodies and
- * other protocols are looked at (8 bytes) but never copied out; the one
- * exception is body bytes that share a syscall with the end of their head
- * (the kernel checks only a chunk's last four bytes for "\r\n\r\n": Go
- * finds the end and calls HeadDone). Lost events are counted per reason in
- * pw_lost. See capture.h for the rules and for how wakeups are batched.
+ * still open on that stream, into the pw_events ring buffer, with only the
+ * captured bytes after the header. Responses, bodies and other protocols
+ * are looked at (8 bytes) but never copied out; the one exception is body
+ * bytes that share a syscall with the end of their head (the kernel checks
+ * only a chunk's last four bytes for "\r\n\r\n": Go finds the end and calls
+ * HeadDone). A request over loopback is emitted by its receiving end only.
+ * Lost events are counted per reason in pw_lost. See capture.h for the
+ * rules and for how wakeups are batched.
  *
  * What kernel it needs: 5.8 or later with BTF (/sys/kernel/btf/vmlinux):
- * ring buffers (5.8), bpf_probe_read_user (5.5), bounded loops (5.3), the
- * v3 instruction set it is compiled for (5.1), and CO-RE against kernel
- * BTF. The Go loader probes each of these before loading and says which one
- * is missing.
+ * ring buffers (5.8), global functions (5.6), bpf_probe_read_user (5.5),
+ * bounded loops (5.3), the v3 instruction set it is compiled for (5.1), and
+ * CO-RE against kernel BTF. The Go loader probes each of these before
+ * loading and says which one is missing.
  */
 
 #include "kernel.h"
@@ -49,6 +58,7 @@ const struct event *unused_event __attribute__((unused));
 const struct head_key *unused_head_key __attribute__((unused));
 const enum syscall_id *unused_syscall_id __attribute__((unused));
 const enum lost_reason *unused_lost_reason __attribute__((unused));
+const enum syscall_nr *unused_syscall_nr __attribute__((unused));
 
 /*
  * The tracepoint records of syscalls/sys_enter_* and sys_exit_* (see
@@ -78,61 +88,61 @@ struct sys_exit_ctx {
 SEC("tracepoint/syscalls/sys_enter_write")
 int pw_enter_write(struct sys_enter_ctx *ctx)
 {
-	return on_enter(SYS_WRITE, ctx->args[0], ctx->args[1], ctx->args[2]);
+	return on_enter(ctx->args[0], ctx->args[1], ctx->args[2]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_write")
 int pw_exit_write(struct sys_exit_ctx *ctx)
 {
-	return on_exit(ctx->ret, DIR_EGRESS, SHAPE_BUF);
+	return on_exit(ctx->ret, SYS_WRITE, DIR_EGRESS, SHAPE_BUF);
 }
 
 SEC("tracepoint/syscalls/sys_enter_writev")
 int pw_enter_writev(struct sys_enter_ctx *ctx)
 {
-	return on_enter(SYS_WRITEV, ctx->args[0], ctx->args[1], ctx->args[2]);
+	return on_enter(ctx->args[0], ctx->args[1], ctx->args[2]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_writev")
 int pw_exit_writev(struct sys_exit_ctx *ctx)
 {
-	return on_exit(ctx->ret, DIR_EGRESS, SHAPE_IOV);
+	return on_exit(ctx->ret, SYS_WRITEV, DIR_EGRESS, SHAPE_IOV);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendto")
 int pw_enter_sendto(struct sys_enter_ctx *ctx)
 {
-	return on_enter(SYS_SENDTO, ctx->args[0], ctx->args[1], ctx->args[2]);
+	return on_enter(ctx->args[0], ctx->args[1], ctx->args[2]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendto")
 int pw_exit_sendto(struct sys_exit_ctx *ctx)
 {
-	return on_exit(ctx->ret, DIR_EGRESS, SHAPE_BUF);
+	return on_exit(ctx->ret, SYS_SENDTO, DIR_EGRESS, SHAPE_BUF);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendmsg")
 int pw_enter_sendmsg(struct sys_enter_ctx *ctx)
 {
-	return on_enter(SYS_SENDMSG, ctx->args[0], ctx->args[1], 0);
+	return on_enter(ctx->args[0], ctx->args[1], 0);
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendmsg")
 int pw_exit_sendmsg(struct sys_exit_ctx *ctx)
 {
-	return on_exit(ctx->ret, DIR_EGRESS, SHAPE_MSG);
+	return on_exit(ctx->ret, SYS_SENDMSG, DIR_EGRESS, SHAPE_MSG);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendmmsg")
 int pw_enter_sendmmsg(struct sys_enter_ctx *ctx)
 {
-	return on_enter(SYS_SENDMMSG, ctx->args[0], ctx->args[1], ctx->args[2]);
+	return on_enter(ctx->args[0], ctx->args[1], ctx->args[2]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendmmsg")
 int pw_exit_sendmmsg(struct sys_exit_ctx *ctx)
 {
-	return on_exit(ctx->ret, DIR_EGRESS, SHAPE_MMSG);
+	return on_exit(ctx->ret, SYS_SENDMMSG, DIR_EGRESS, SHAPE_MMSG);
 }
 
 /*
@@ -144,62 +154,167 @@ int pw_exit_sendmmsg(struct sys_exit_ctx *ctx)
 SEC("tracepoint/syscalls/sys_enter_read")
 int pw_enter_read(struct sys_enter_ctx *ctx)
 {
-	return on_enter(SYS_READ, ctx->args[0], ctx->args[1], ctx->args[2]);
+	return on_enter(ctx->args[0], ctx->args[1], ctx->args[2]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_read")
 int pw_exit_read(struct sys_exit_ctx *ctx)
 {
-	return on_exit(ctx->ret, DIR_INGRESS, SHAPE_BUF);
+	return on_exit(ctx->ret, SYS_READ, DIR_INGRESS, SHAPE_BUF);
 }
 
 SEC("tracepoint/syscalls/sys_enter_readv")
 int pw_enter_readv(struct sys_enter_ctx *ctx)
 {
-	return on_enter(SYS_READV, ctx->args[0], ctx->args[1], ctx->args[2]);
+	return on_enter(ctx->args[0], ctx->args[1], ctx->args[2]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_readv")
 int pw_exit_readv(struct sys_exit_ctx *ctx)
 {
-	return on_exit(ctx->ret, DIR_INGRESS, SHAPE_IOV);
+	return on_exit(ctx->ret, SYS_READV, DIR_INGRESS, SHAPE_IOV);
 }
 
 SEC("tracepoint/syscalls/sys_enter_recvfrom")
 int pw_enter_recvfrom(struct sys_enter_ctx *ctx)
 {
-	return on_enter_recv(SYS_RECVFROM, ctx->args[0], ctx->args[1],
+	return on_enter_recv(ctx->args[0], ctx->args[1],
 			     ctx->args[2], ctx->args[3]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_recvfrom")
 int pw_exit_recvfrom(struct sys_exit_ctx *ctx)
 {
-	return on_exit(ctx->ret, DIR_INGRESS, SHAPE_BUF);
+	return on_exit(ctx->ret, SYS_RECVFROM, DIR_INGRESS, SHAPE_BUF);
 }
 
 SEC("tracepoint/syscalls/sys_enter_recvmsg")
 int pw_enter_recvmsg(struct sys_enter_ctx *ctx)
 {
-	return on_enter_recv(SYS_RECVMSG, ctx->args[0], ctx->args[1], 0,
+	return on_enter_recv(ctx->args[0], ctx->args[1], 0,
 			     ctx->args[2]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_recvmsg")
 int pw_exit_recvmsg(struct sys_exit_ctx *ctx)
 {
-	return on_exit(ctx->ret, DIR_INGRESS, SHAPE_MSG);
+	return on_exit(ctx->ret, SYS_RECVMSG, DIR_INGRESS, SHAPE_MSG);
 }
 
 SEC("tracepoint/syscalls/sys_enter_recvmmsg")
 int pw_enter_recvmmsg(struct sys_enter_ctx *ctx)
 {
-	return on_enter_recv(SYS_RECVMMSG, ctx->args[0], ctx->args[1],
+	return on_enter_recv(ctx->args[0], ctx->args[1],
 			     ctx->args[2], ctx->args[3]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_recvmmsg")
 int pw_exit_recvmmsg(struct sys_exit_ctx *ctx)
 {
-	return on_exit(ctx->ret, DIR_INGRESS, SHAPE_MMSG);
+	return on_exit(ctx->ret, SYS_RECVMMSG, DIR_INGRESS, SHAPE_MMSG);
+}
+
+/*
+ * The raw hook: one program at the exit of every syscall. Its context is
+ * the raw tracepoint's arguments, (struct pt_regs *regs, long ret).
+ */
+struct raw_exit_ctx {
+	__u64 regs;
+	__s64 ret;
+};
+
+/* The syscall number and the first four arguments, from saved registers. */
+static __always_inline long syscall_nr(struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	return BPF_CORE_READ(regs, orig_ax);
+#else
+	return BPF_CORE_READ(regs, syscallno);
+#endif
+}
+
+struct sys_args {
+	__u64 a[4];
+};
+
+static __always_inline void syscall_args(struct pt_regs *regs, struct sys_args *args)
+{
+#if defined(__TARGET_ARCH_x86)
+	args->a[0] = BPF_CORE_READ(regs, di);
+	args->a[1] = BPF_CORE_READ(regs, si);
+	args->a[2] = BPF_CORE_READ(regs, dx);
+	args->a[3] = BPF_CORE_READ(regs, r10);
+#else
+	/* regs[0] holds the return value by now; orig_x0 the argument. */
+	args->a[0] = BPF_CORE_READ(regs, orig_x0);
+	args->a[1] = BPF_CORE_READ(regs, regs[1]);
+	args->a[2] = BPF_CORE_READ(regs, regs[2]);
+	args->a[3] = BPF_CORE_READ(regs, regs[3]);
+#endif
+}
+
+/*
+ * compat_task reports whether the syscall came from 32-bit code, whose
+ * syscall numbers mean other calls: those are left alone, as the syscall
+ * tracepoints leave them.
+ */
+static __always_inline int compat_task(struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	if (!bpf_core_field_exists(task->thread_info.status))
+		return 0;
+	return BPF_CORE_READ(task, thread_info.status) & TS_COMPAT;
+#else
+	return BPF_CORE_READ(regs, pstate) & PSR_MODE32_BIT;
+#endif
+}
+
+SEC("raw_tracepoint/sys_exit")
+int pw_sys_exit(struct raw_exit_ctx *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)ctx->regs;
+	__s64 ret = ctx->ret;
+	struct sys_args args;
+	__u8 sys, dir;
+	int shape;
+	long nr;
+
+	/* Most syscalls stop at the first test or the second. */
+	if (ret <= 0)
+		return 0;
+	nr = syscall_nr(regs);
+	switch (nr) {
+	case NR_WRITE: sys = SYS_WRITE; dir = DIR_EGRESS; shape = SHAPE_BUF; break;
+	case NR_WRITEV: sys = SYS_WRITEV; dir = DIR_EGRESS; shape = SHAPE_IOV; break;
+	case NR_SENDTO: sys = SYS_SENDTO; dir = DIR_EGRESS; shape = SHAPE_BUF; break;
+	case NR_SENDMSG: sys = SYS_SENDMSG; dir = DIR_EGRESS; shape = SHAPE_MSG; break;
+	case NR_SENDMMSG: sys = SYS_SENDMMSG; dir = DIR_EGRESS; shape = SHAPE_MMSG; break;
+	case NR_READ: sys = SYS_READ; dir = DIR_INGRESS; shape = SHAPE_BUF; break;
+	case NR_READV: sys = SYS_READV; dir = DIR_INGRESS; shape = SHAPE_IOV; break;
+	case NR_RECVFROM: sys = SYS_RECVFROM; dir = DIR_INGRESS; shape = SHAPE_BUF; break;
+	case NR_RECVMSG: sys = SYS_RECVMSG; dir = DIR_INGRESS; shape = SHAPE_MSG; break;
+	case NR_RECVMMSG: sys = SYS_RECVMMSG; dir = DIR_INGRESS; shape = SHAPE_MMSG; break;
+	default:
+		return 0;
+	}
+	if (is_self() || compat_task(regs))
+		return 0;
+	syscall_args(regs, &args);
+	/* The receive calls' flags, as on_enter_recv checks them. */
+	if ((sys == SYS_RECVFROM && (args.a[3] & (MSG_PEEK | MSG_TRUNC))) ||
+	    ((sys == SYS_RECVMSG || sys == SYS_RECVMMSG) &&
+	     ((sys == SYS_RECVMSG ? args.a[2] : args.a[3]) & (MSG_PEEK | MSG_TRUNC))))
+		return 0;
+
+	__u32 meta = META(sys, dir);
+
+	if (shape == SHAPE_BUF)
+		return capture_buf(args.a[0], args.a[1], args.a[2], ret, meta);
+	if (shape == SHAPE_IOV)
+		return capture_iov(args.a[0], args.a[1], args.a[2], ret, meta);
+	if (shape == SHAPE_MSG)
+		return capture_msg(args.a[0], args.a[1], args.a[2], ret, meta);
+	return capture_mmsg(args.a[0], args.a[1], args.a[2], ret, meta);
 }

@@ -28,6 +28,11 @@
  *                                   resolves by name
  *   net.ns, ns_common.inum          include/net/net_namespace.h,
  *                                   include/linux/ns_common.h
+ *   pt_regs (x86: di, si, dx, r10, orig_ax; arm64: regs, pstate, orig_x0,
+ *   syscallno)                      arch/<arch>/include/asm/ptrace.h; the
+ *                                   syscall ABI's registers, stable for as
+ *                                   long as the ABI is
+ *   thread_info.status (x86)        arch/x86/include/asm/thread_info.h
  *
  * The user-space structs (iovec, msghdr, mmsghdr) are not relocated: they
  * are the 64-bit syscall ABI (include/uapi/linux/uio.h, include/linux/socket.h)
@@ -109,9 +114,47 @@ struct files_struct {
 	struct fdtable *fdt;
 } __attribute__((preserve_access_index));
 
+#if defined(__TARGET_ARCH_x86)
+struct thread_info {
+	__u32 status;
+} __attribute__((preserve_access_index));
+
+/* thread_info.status: the task is in a 32-bit (ia32) syscall. */
+#define TS_COMPAT 0x0002
+#endif
+
 struct task_struct {
+#if defined(__TARGET_ARCH_x86)
+	struct thread_info thread_info;
+#endif
 	struct files_struct *files;
 } __attribute__((preserve_access_index));
+
+/*
+ * The registers a syscall was made with, as the kernel saved them on entry.
+ * At syscall exit they still hold the arguments (the return value goes to
+ * ax, or to regs[0] on arm64, whose first argument is kept in orig_x0), and
+ * the syscall number is in orig_ax / syscallno.
+ */
+#if defined(__TARGET_ARCH_x86)
+struct pt_regs {
+	unsigned long di;
+	unsigned long si;
+	unsigned long dx;
+	unsigned long r10;
+	unsigned long orig_ax;
+} __attribute__((preserve_access_index));
+#elif defined(__TARGET_ARCH_arm64)
+struct pt_regs {
+	__u64 regs[31];
+	__u64 pstate;
+	__u64 orig_x0;
+	__s32 syscallno;
+} __attribute__((preserve_access_index));
+
+/* pt_regs.pstate: the task runs AArch32 code (a compat task). */
+#define PSR_MODE32_BIT 0x10
+#endif
 
 struct inode {
 	unsigned short i_mode;

@@ -18,15 +18,18 @@
 /* Connections (times two directions) with a request head open at once. */
 #define HEADS_MAX_ENTRIES 65536
 
-/* What a sys_enter program hands to the matching sys_exit program. */
+/* Connections whose sending process is remembered for the receiver. */
+#define OWNERS_MAX_ENTRIES 65536
+
+/*
+ * What a sys_enter program hands to the matching sys_exit program (the
+ * syscall tracepoint hooks only: the raw sys_exit hook reads the arguments
+ * from the saved registers instead).
+ */
 struct call_args {
-	__u64 sk;     /* struct sock *: stays in the kernel, never sent to Go */
-	__u64 ino;    /* socket inode number */
-	__u64 buf;    /* user pointer: buffer, iovec array, msghdr or mmsghdr array */
-	__u64 cnt;    /* buffer length, iovec count or mmsghdr count */
-	__u16 family; /* AF_INET or AF_INET6 */
-	__u8 sys;     /* enum syscall_id */
-	__u8 _pad[5];
+	__u64 fd;  /* the file descriptor argument */
+	__u64 buf; /* user pointer: buffer, iovec array, msghdr or mmsghdr array */
+	__u64 cnt; /* buffer length, iovec count or mmsghdr count */
 };
 
 /* Per-thread syscall arguments, keyed by bpf_get_current_pid_tgid(). */
@@ -37,10 +40,18 @@ struct {
 	__type(value, struct call_args);
 } pw_args SEC(".maps");
 
-/* One direction of one connection. */
+/*
+ * One direction of one connection, named by the process and the file
+ * descriptor it uses, so that the state of a chunk's stream is found without
+ * resolving the descriptor to its socket: most chunks (responses, bodies,
+ * files, pipes) end at this lookup. A descriptor closed and reused for
+ * another file keeps a stale entry until it is touched again;
+ * head_state.ino tells the two apart.
+ */
 struct head_key {
-	__u64 ino; /* socket inode number */
-	__u32 dir; /* enum direction */
+	__u32 tgid; /* process id */
+	__u32 fd;   /* file descriptor */
+	__u32 dir;  /* enum direction */
 	__u32 _pad;
 };
 
@@ -51,6 +62,7 @@ enum head_kind {
 };
 
 struct head_state {
+	__u64 ino;        /* the socket the state belongs to */
 	__u64 pending;    /* HEAD_PENDING: the held-back bytes, little-endian */
 	__u32 budget;     /* HEAD_OPEN: bytes the head may still grow by */
 	__u32 tail;       /* HEAD_OPEN: the last four bytes seen, little-endian */
@@ -60,9 +72,9 @@ struct head_state {
 };
 
 /*
- * Open request heads per (socket, direction). LRU so that heads of
- * connections that went away without finishing are evicted rather than
- * filling the map. Go deletes entries through Loader.HeadDone.
+ * Open request heads per stream. LRU so that heads of connections that went
+ * away without finishing are evicted rather than filling the map. Go deletes
+ * entries through Loader.HeadDone.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -70,6 +82,46 @@ struct {
 	__type(key, struct head_key);
 	__type(value, struct head_state);
 } pw_heads SEC(".maps");
+
+/*
+ * One end of a TCP connection: the socket's network namespace and its local
+ * and remote address and port, addresses in the 16-byte form of struct
+ * event, ports in host order.
+ */
+struct conn_key {
+	__u32 netns;
+	__u16 lport;
+	__u16 rport;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+/* The process behind a connection end. */
+struct owner {
+	__u32 tgid;
+	__u8 comm[16];
+};
+
+/*
+ * Which process sent on the client end of a loopback connection: the
+ * sending end of a loopback request emits nothing (capture.h), so the
+ * receiving end's event names the sender from here, and Go looks here for
+ * ends it has not seen. LRU: ends of closed connections age out.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, OWNERS_MAX_ENTRIES);
+	__type(key, struct conn_key);
+	__type(value, struct owner);
+} pw_owners SEC(".maps");
+
+/* The socket behind a file descriptor (sock.h). */
+struct sock_info {
+	__u64 sk;     /* struct sock *: stays in the kernel, never sent to Go */
+	__u64 ino;    /* socket inode number */
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u8 _pad[6];
+};
 
 /* What one syscall (or one message of an mmsg call) moved. */
 struct chunk {
@@ -89,6 +141,7 @@ struct chunk {
  */
 struct work {
 	struct chunk c;   /* the chunk being copied */
+	struct sock_info si; /* its socket */
 	__u64 pending;    /* held-back prefix bytes */
 	__u64 off;        /* bytes of ev.data filled so far */
 	__u64 end;        /* offset the copy stops at */

@@ -18,13 +18,13 @@
  * tcp_sock_of_fd resolves fd in the current task's file table
  * (task->files->fdt->fd[fd], bounds-checked against max_fds) and keeps it
  * only when it is a TCP stream socket over IPv4 or IPv6. On success it fills
- * the socket fields of a and returns 1; any other file returns 0.
+ * si and returns 1; any other file returns 0.
  *
- * This costs a handful of kernel reads, and it runs on every hooked
- * syscall, most of which are on files and pipes: it stops at the first test
- * that fails.
+ * This costs a dozen kernel reads, so capture.h calls it only for chunks
+ * that matter (a request start, or a stream with state), never for the
+ * responses, bodies, files and pipes that make up most syscalls.
  */
-static __always_inline int tcp_sock_of_fd(__u64 fd, struct call_args *a)
+static __always_inline int tcp_sock_of_fd(__u64 fd, struct sock_info *si)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
@@ -56,9 +56,9 @@ static __always_inline int tcp_sock_of_fd(__u64 fd, struct call_args *a)
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
 
-	a->sk = (__u64)sk;
-	a->ino = BPF_CORE_READ(inode, i_ino);
-	a->family = family;
+	si->sk = (__u64)sk;
+	si->ino = BPF_CORE_READ(inode, i_ino);
+	si->family = family;
 	return 1;
 }
 
@@ -71,22 +71,40 @@ static __always_inline void v4_mapped(__u8 dst[16], __be32 addr)
 	__builtin_memcpy(dst + 12, &addr, 4);
 }
 
-/* Fill the connection fields of e from the socket a->sk. */
-static __always_inline void sock_fill(struct event *e, const struct call_args *a)
+/* Fill k with the connection end of the socket si->sk. */
+static __always_inline void conn_fill(struct conn_key *k, const struct sock_info *si)
 {
-	struct sock *sk = (struct sock *)a->sk;
+	struct sock *sk = (struct sock *)si->sk;
 
-	e->family = a->family;
-	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	if (a->family == AF_INET6) {
-		BPF_CORE_READ_INTO(&e->laddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(&e->raddr, sk, __sk_common.skc_v6_daddr);
+	k->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	k->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	k->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	if (si->family == AF_INET6) {
+		BPF_CORE_READ_INTO(&k->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&k->raddr, sk, __sk_common.skc_v6_daddr);
 	} else {
-		v4_mapped(e->laddr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
-		v4_mapped(e->raddr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+		v4_mapped(k->laddr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+		v4_mapped(k->raddr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
 	}
+}
+
+/*
+ * is_loopback reports whether a 16-byte address (struct event form) is a
+ * loopback address: ::1 or ::ffff:127.0.0.0/104. A connection to one never
+ * leaves the host, nor its network namespace.
+ */
+static __always_inline int is_loopback(const __u8 a[16])
+{
+	__u64 hi, lo;
+
+	__builtin_memcpy(&hi, a, 8);
+	__builtin_memcpy(&lo, a + 8, 8);
+	if (hi)
+		return 0;
+	/* Little-endian words: ::1 has its one set byte last. */
+	if (lo == 1ULL << 56)
+		return 1;
+	return (__u32)lo == 0xffff0000 && (__u8)(lo >> 32) == 127;
 }
 
 #endif /* PROPWATCH_SOCK_H */

@@ -35,6 +35,7 @@ type runFlags struct {
 	interval     time.Duration
 	quiet        bool
 	verbose      bool
+	hooks        string
 }
 
 func newRunCmd() *cobra.Command {
@@ -62,6 +63,7 @@ func newRunCmd() *cobra.Command {
 	fl.IntVar(&f.ringBytes, "ringbuf-bytes", loader.DefaultRingBufferBytes, "size of the kernel ring buffer (a power of two)")
 	fl.DurationVar(&f.interval, "interval", 2*time.Second, "refresh period of the live view")
 	fl.BoolVar(&f.quiet, "quiet", false, "no live view")
+	fl.StringVar(&f.hooks, "hooks", string(loader.HooksAuto), "kernel hooks: auto (raw when the kernel has it), raw (one raw tracepoint at every syscall exit) or syscalls (the syscall tracepoints, which work everywhere)")
 	fl.BoolVar(&f.verbose, "verbose", false, "full verifier log on load errors, and debug logging")
 	return withCPUProfile(cmd)
 }
@@ -87,13 +89,20 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 		defer cancel()
 	}
 
+	hooks, err := loader.ParseHookSet(f.hooks)
+	if err != nil {
+		return &exitError{code: exitUsage, msg: err.Error()}
+	}
 	started := time.Now()
-	l, err := loader.Open(loader.Config{CaptureBytes: f.captureBytes, RingBufferBytes: f.ringBytes, Verbose: f.verbose})
+	l, err := loader.Open(loader.Config{CaptureBytes: f.captureBytes, RingBufferBytes: f.ringBytes, Verbose: f.verbose, Hooks: hooks})
 	if err != nil {
 		return &exitError{code: exitProblem, msg: err.Error()}
 	}
 	defer l.Close()
-	log.Info("capture attached", "hooks", len(l.Hooks()))
+	if err := l.Fallback(); err != nil {
+		log.Warn("raw hook unavailable, using the syscall tracepoints", "err", err)
+	}
+	log.Info("capture attached", "set", l.HookSet(), "hooks", len(l.Hooks()))
 	for _, h := range l.Hooks() {
 		log.Debug("hook", "name", h)
 	}
@@ -108,6 +117,7 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 		Analyzer:   parse.Options{Baggage: f.limits},
 		Local:      local,
 		HeadDone:   l.HeadDone,
+		Owner:      l.Owner,
 	})
 
 	var srv *http.Server

@@ -2,6 +2,7 @@ package loader
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
 )
 
@@ -39,8 +40,16 @@ type Event struct {
 	KtimeNS uint64
 	// TGID is the process id, PID the thread id.
 	TGID, PID uint32
+	// FD is the file descriptor the syscall was made on.
+	FD uint32
 	// Comm is the thread's command name, NUL-padded.
 	Comm [16]byte
+	// PeerTGID and PeerComm name the process on the other end of a
+	// loopback connection, when the kernel saw it send (PeerTGID 0 when
+	// not): a request over loopback is emitted only by its receiving end,
+	// so this is how the sender is known.
+	PeerTGID uint32
+	PeerComm [16]byte
 	// CgroupID is the cgroup v2 id of the thread (its container, its
 	// systemd unit).
 	CgroupID uint64
@@ -101,11 +110,42 @@ type Config struct {
 	// Verbose makes load errors carry the whole verifier log instead of its
 	// last lines.
 	Verbose bool
+	// Hooks chooses the hook set. Zero means HooksAuto.
+	Hooks HookSet
 
 	// captureSelf lets the program capture propwatch's own process, so that
 	// tests can make traffic in the test binary.
 	//lint:ignore U1000 used by the Linux loader only
 	captureSelf bool
+	// loopbackBoth makes both ends of a loopback connection emit, so that
+	// tests can see the sending end.
+	//lint:ignore U1000 used by the Linux loader only
+	loopbackBoth bool
+}
+
+// HookSet names the kernel hooks the capture attaches to.
+type HookSet string
+
+const (
+	// HooksAuto is HooksRaw when the kernel has it, else HooksSyscalls.
+	HooksAuto HookSet = "auto"
+	// HooksRaw is one raw tracepoint at every syscall's exit (sys_exit)
+	// that reads the arguments from the saved registers: the cheaper set.
+	HooksRaw HookSet = "raw"
+	// HooksSyscalls is the syscall tracepoints syscalls/sys_enter_* and
+	// sys_exit_* of the hooked calls: the set that works everywhere.
+	HooksSyscalls HookSet = "syscalls"
+)
+
+// ParseHookSet reads a HookSet from its name.
+func ParseHookSet(s string) (HookSet, error) {
+	switch h := HookSet(s); h {
+	case HooksAuto, HooksRaw, HooksSyscalls:
+		return h, nil
+	case "":
+		return HooksAuto, nil
+	}
+	return "", fmt.Errorf("hook set %q: want auto, raw or syscalls", s)
 }
 
 // Defaults and limits of Config.

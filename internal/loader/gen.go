@@ -6,4 +6,4 @@ package loader
 // capture_bpfel.go and capture_bpfel.o are committed, so building propwatch
 // needs no clang; `make generate` rebuilds them (clang, llvm-strip and
 // libbpf-dev's headers).
-//go:generate go tool bpf2go -tags linux -target bpfel -type event -type head_key -type syscall_id -type lost_reason capture ../../bpf/headers.c -- -mcpu=v3 -Wall -Werror -Wpadded
+//go:generate go tool bpf2go -tags linux -target amd64,arm64 -type event -type head_key -type conn_key -type owner -type syscall_id -type syscall_nr -type lost_reason capture ../../bpf/headers.c -- -mcpu=v3 -Wall -Werror -Wpadded

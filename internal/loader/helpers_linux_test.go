@@ -1,4 +1,4 @@
-//go:build linux && (amd64 || arm64 || loong64 || mips64le || ppc64le || riscv64)
+//go:build linux && (amd64 || arm64)
 
 package loader
 
@@ -33,12 +33,21 @@ type capture struct {
 	markerSeq  int
 }
 
-// startCapture opens a Loader that also captures the test process itself.
+// startCapture opens a Loader that also captures the test process itself,
+// at both ends of its loopback connections.
 func startCapture(t *testing.T, cfg Config) *capture {
 	t.Helper()
 	privtest.RequireBPF(t)
 	cfg.captureSelf = true
+	cfg.loopbackBoth = true
 	return startCaptureRaw(t, cfg)
+}
+
+// eachHookSet runs test once per hook set, as subtests named after it.
+func eachHookSet(t *testing.T, test func(t *testing.T, hooks HookSet)) {
+	for _, hooks := range []HookSet{HooksRaw, HooksSyscalls} {
+		t.Run(string(hooks), func(t *testing.T) { test(t, hooks) })
+	}
 }
 
 func startCaptureRaw(t *testing.T, cfg Config) *capture {

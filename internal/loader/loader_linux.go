@@ -1,4 +1,4 @@
-//go:build linux && (amd64 || arm64 || loong64 || mips64le || ppc64le || riscv64)
+//go:build linux && (amd64 || arm64)
 
 package loader
 
@@ -21,20 +21,24 @@ import (
 	"github.com/cilium/ebpf/rlimit"
 )
 
-// Loader holds the capture program: loaded, attached to every hook, and
+// Loader holds the capture program: loaded, attached to one hook set, and
 // read through a ring buffer. Close releases all of it.
 type Loader struct {
-	objs  loadedObjects
-	progs map[string]*ebpf.Program // objs' programs by name
+	maps  captureMaps
+	progs map[string]*ebpf.Program // the loaded programs by name
+	set   HookSet                  // the hook set attached
 	links []link.Link
 	hooks []string
 	rd    *ringbuf.Reader
+	// rawErr says why Open fell back from HooksRaw in HooksAuto.
+	rawErr error
 
 	// readMu serialises Read: rec is reused across calls.
 	readMu sync.Mutex
 	rec    ringbuf.Record
 
-	// mu guards the maps against Close while HeadDone and Lost use them.
+	// mu guards the maps against Close while HeadDone, Owner and Lost use
+	// them.
 	mu        sync.RWMutex
 	closed    bool
 	lostFinal map[string]uint64
@@ -66,10 +70,13 @@ var lostNames = [captureLostReasonLOST_REASONS]string{
 	captureLostReasonLOST_ARGS_FULL:    "args_full",
 }
 
-// Open loads the capture program and attaches it to every hook. It removes
-// the memlock rlimit, probes the kernel for what the program needs (and
-// says what is missing), mounts tracefs when it is not mounted, and loads
-// the program so that it ignores the calling process.
+// Open loads the capture program and attaches it to the hook set
+// cfg.Hooks names. It removes the memlock rlimit, probes the kernel for
+// what the program needs (and says what is missing), and loads the program
+// so that it ignores the calling process. HooksAuto takes HooksRaw when the
+// kernel has raw tracepoints and the program loads and attaches there, and
+// HooksSyscalls otherwise (Fallback says why); HooksSyscalls mounts tracefs
+// when it is not mounted.
 //
 // Open needs root, or CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before Linux
 // 5.8), plus CAP_SYS_ADMIN once to mount tracefs when it is missing.
@@ -84,14 +91,6 @@ func Open(cfg Config) (*Loader, error) {
 	if err := probeFeatures(); err != nil {
 		return nil, err
 	}
-	tracefs, err := ensureTracefs()
-	if err != nil {
-		return nil, err
-	}
-	if err := checkSyscallFormat(tracefs); err != nil {
-		return nil, err
-	}
-
 	spec, err := loadCapture()
 	if err != nil {
 		return nil, fmt.Errorf("read embedded capture program: %w", err)
@@ -100,16 +99,60 @@ func Open(cfg Config) (*Loader, error) {
 		return nil, err
 	}
 
+	var rawErr error
+	if cfg.Hooks != HooksSyscalls {
+		l, err := open(spec, cfg, HooksRaw)
+		if err == nil || cfg.Hooks == HooksRaw {
+			return l, err
+		}
+		rawErr = err
+	}
+	l, err := open(spec, cfg, HooksSyscalls)
+	if err != nil {
+		if rawErr != nil {
+			return nil, fmt.Errorf("%w (and the raw hook: %w)", err, rawErr)
+		}
+		return nil, err
+	}
+	l.rawErr = rawErr
+	return l, nil
+}
+
+// open loads the programs of one hook set, opens the ring buffer and
+// attaches.
+func open(spec *ebpf.CollectionSpec, cfg Config, set HookSet) (*Loader, error) {
+	l := &Loader{set: set}
+	var err error
+	switch set {
+	case HooksRaw:
+		err = probeRaw()
+	default:
+		err = prepareSyscalls()
+	}
+	if err != nil {
+		return nil, err
+	}
+
 	// A program the verifier rejects comes back with its log either way;
 	// cfg.Verbose only decides how much of it the error shows.
-	l := &Loader{}
-	if err := spec.LoadAndAssign(&l.objs, nil); err != nil {
-		return nil, loadError(err, cfg.Verbose)
+	if set == HooksRaw {
+		var objs rawObjects
+		if err := spec.LoadAndAssign(&objs, nil); err != nil {
+			return nil, loadError(err, cfg.Verbose)
+		}
+		l.maps = objs.captureMaps
+		l.progs = map[string]*ebpf.Program{"pw_sys_exit": objs.PwSysExit}
+	} else {
+		var objs syscallObjects
+		if err := spec.LoadAndAssign(&objs, nil); err != nil {
+			return nil, loadError(err, cfg.Verbose)
+		}
+		l.maps = objs.captureMaps
+		l.progs = programsByName(&objs.syscallPrograms)
 	}
-	l.progs = programsByName(&l.objs.capturePrograms)
-	l.rd, err = ringbuf.NewReader(l.objs.PwEvents)
+	l.rd, err = ringbuf.NewReader(l.maps.PwEvents)
 	if err != nil {
-		l.objs.close()
+		l.closeObjects()
 		return nil, fmt.Errorf("open ring buffer %s: %w", captureMapPwEvents, err)
 	}
 	if err := l.attach(spec); err != nil {
@@ -119,24 +162,56 @@ func Open(cfg Config) (*Loader, error) {
 	return l, nil
 }
 
-// loadedObjects is what Open loads: the programs and maps, but not the
-// global variables. Assigning a variable makes cilium/ebpf memory-map its
-// .rodata or .bss map, and that mapping, and with it the map, lives until
-// the garbage collector finds it; without variables the maps go when the
-// programs do.
-type loadedObjects struct {
-	capturePrograms
+// rawObjects and syscallObjects are what open loads for each hook set: the
+// programs of that set and the maps, but not the global variables.
+// Assigning a variable makes cilium/ebpf memory-map its .rodata or .bss
+// map, and that mapping, and with it the map, lives until the garbage
+// collector finds it; without variables the maps go when the programs do.
+type rawObjects struct {
+	PwSysExit *ebpf.Program `ebpf:"pw_sys_exit"`
 	captureMaps
 }
 
-func (o *loadedObjects) close() {
-	o.capturePrograms.Close()
-	o.captureMaps.Close()
+type syscallObjects struct {
+	syscallPrograms
+	captureMaps
 }
 
-// programsByName indexes the generated programs by their ebpf tag, the
+// syscallPrograms are the programs of HooksSyscalls.
+type syscallPrograms struct {
+	PwEnterRead     *ebpf.Program `ebpf:"pw_enter_read"`
+	PwEnterReadv    *ebpf.Program `ebpf:"pw_enter_readv"`
+	PwEnterRecvfrom *ebpf.Program `ebpf:"pw_enter_recvfrom"`
+	PwEnterRecvmmsg *ebpf.Program `ebpf:"pw_enter_recvmmsg"`
+	PwEnterRecvmsg  *ebpf.Program `ebpf:"pw_enter_recvmsg"`
+	PwEnterSendmmsg *ebpf.Program `ebpf:"pw_enter_sendmmsg"`
+	PwEnterSendmsg  *ebpf.Program `ebpf:"pw_enter_sendmsg"`
+	PwEnterSendto   *ebpf.Program `ebpf:"pw_enter_sendto"`
+	PwEnterWrite    *ebpf.Program `ebpf:"pw_enter_write"`
+	PwEnterWritev   *ebpf.Program `ebpf:"pw_enter_writev"`
+	PwExitRead      *ebpf.Program `ebpf:"pw_exit_read"`
+	PwExitReadv     *ebpf.Program `ebpf:"pw_exit_readv"`
+	PwExitRecvfrom  *ebpf.Program `ebpf:"pw_exit_recvfrom"`
+	PwExitRecvmmsg  *ebpf.Program `ebpf:"pw_exit_recvmmsg"`
+	PwExitRecvmsg   *ebpf.Program `ebpf:"pw_exit_recvmsg"`
+	PwExitSendmmsg  *ebpf.Program `ebpf:"pw_exit_sendmmsg"`
+	PwExitSendmsg   *ebpf.Program `ebpf:"pw_exit_sendmsg"`
+	PwExitSendto    *ebpf.Program `ebpf:"pw_exit_sendto"`
+	PwExitWrite     *ebpf.Program `ebpf:"pw_exit_write"`
+	PwExitWritev    *ebpf.Program `ebpf:"pw_exit_writev"`
+}
+
+// closeObjects closes the programs and maps.
+func (l *Loader) closeObjects() {
+	for _, p := range l.progs {
+		p.Close()
+	}
+	l.maps.Close()
+}
+
+// programsByName indexes the programs of a struct by their ebpf tag, the
 // name of their C function.
-func programsByName(p *capturePrograms) map[string]*ebpf.Program {
+func programsByName(p any) map[string]*ebpf.Program {
 	out := map[string]*ebpf.Program{}
 	v := reflect.ValueOf(p).Elem()
 	for i := range v.NumField() {
@@ -177,6 +252,7 @@ func configure(spec *ebpf.CollectionSpec, cfg Config) error {
 		captureVarHeadBudget:   uint32(HeadBudget),
 		captureVarWakeupBytes:  uint32(cfg.RingBufferBytes / 16),
 		captureVarWakeupNs:     uint64(wakeupInterval.Nanoseconds()),
+		captureVarLoopbackBoth: boolU32(cfg.loopbackBoth),
 	} {
 		vs, ok := spec.Variables[name]
 		if !ok {
@@ -204,16 +280,24 @@ func configure(spec *ebpf.CollectionSpec, cfg Config) error {
 	return nil
 }
 
-// attach attaches every program of spec to its tracepoint: all sys_exit
-// programs first, so that no sys_enter program stashes arguments that
-// nothing picks up.
+// boolU32 is a C boolean.
+func boolU32(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// attach attaches the loaded programs to their hooks. For HooksSyscalls,
+// all sys_exit programs go first, so that no sys_enter program stashes
+// arguments that nothing picks up.
 func (l *Loader) attach(spec *ebpf.CollectionSpec) error {
 	var exits, enters []string
-	for name, ps := range spec.Programs {
-		if strings.Contains(ps.SectionName, "/sys_exit_") {
-			exits = append(exits, name)
-		} else {
+	for name := range l.progs {
+		if strings.Contains(spec.Programs[name].SectionName, "/sys_enter_") {
 			enters = append(enters, name)
+		} else {
+			exits = append(exits, name)
 		}
 	}
 	slices.Sort(exits)
@@ -221,19 +305,41 @@ func (l *Loader) attach(spec *ebpf.CollectionSpec) error {
 
 	for _, name := range append(exits, enters...) {
 		ps := spec.Programs[name]
-		group, event, ok := strings.Cut(strings.TrimPrefix(ps.SectionName, "tracepoint/"), "/")
-		if ps.Type != ebpf.TracePoint || !ok {
-			return fmt.Errorf("program %s: section %q is not a tracepoint", name, ps.SectionName)
-		}
-		lk, err := link.Tracepoint(group, event, l.progs[name], nil)
-		if err != nil {
-			return fmt.Errorf("attach tracepoint %s/%s: %w", group, event, needsCaps(err, bpfCaps))
+		var (
+			lk  link.Link
+			err error
+		)
+		switch ps.Type {
+		case ebpf.RawTracepoint:
+			tp := strings.TrimPrefix(ps.SectionName, "raw_tracepoint/")
+			lk, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: tp, Program: l.progs[name]})
+			if err != nil {
+				return fmt.Errorf("attach raw tracepoint %s: %w", tp, needsCaps(err, bpfCaps))
+			}
+		case ebpf.TracePoint:
+			group, event, ok := strings.Cut(strings.TrimPrefix(ps.SectionName, "tracepoint/"), "/")
+			if !ok {
+				return fmt.Errorf("program %s: section %q names no tracepoint", name, ps.SectionName)
+			}
+			lk, err = link.Tracepoint(group, event, l.progs[name], nil)
+			if err != nil {
+				return fmt.Errorf("attach tracepoint %s/%s: %w", group, event, needsCaps(err, bpfCaps))
+			}
+		default:
+			return fmt.Errorf("program %s: section %q is not a hook propwatch attaches", name, ps.SectionName)
 		}
 		l.links = append(l.links, lk)
 		l.hooks = append(l.hooks, ps.SectionName)
 	}
 	return nil
 }
+
+// HookSet returns the hook set the program is attached to.
+func (l *Loader) HookSet() HookSet { return l.set }
+
+// Fallback returns why HooksAuto did not take HooksRaw, or nil when it did
+// or was not asked to choose.
+func (l *Loader) Fallback() error { return l.rawErr }
 
 // Read blocks until the next event and fills ev with it. It reuses ev's
 // buffers: ev.Data is valid until the next Read into ev, and Read makes no
@@ -279,7 +385,10 @@ func (ev *Event) decode(raw []byte) error {
 	ev.KtimeNS = h.KtimeNs
 	ev.TGID = h.Tgid
 	ev.PID = h.Pid
+	ev.FD = h.Fd
 	ev.Comm = h.Comm
+	ev.PeerTGID = h.PeerTgid
+	ev.PeerComm = h.PeerComm
 	ev.CgroupID = h.CgroupId
 	ev.NetNS = h.Netns
 	ev.Sock = h.SockIno
@@ -336,7 +445,7 @@ func (l *Loader) Lost() map[string]uint64 {
 // readLost sums the per-CPU pw_lost counters. l.mu must be held.
 func (l *Loader) readLost() map[string]uint64 {
 	out := make(map[string]uint64, len(lostNames))
-	m := l.objs.PwLost
+	m := l.maps.PwLost
 	var perCPU []uint64
 	for reason, name := range lostNames {
 		out[name] = 0
@@ -351,18 +460,38 @@ func (l *Loader) readLost() map[string]uint64 {
 }
 
 // HeadDone tells the kernel that userspace has seen the end of the request
-// head on this socket and direction, so that the chunks after it (the body)
-// are no longer shipped as continuations. It is a no-op when no head is
-// open there, and after Close.
-func (l *Loader) HeadDone(sock uint64, dir Direction) {
+// head on the stream of process tgid's descriptor fd in direction dir, so
+// that the chunks after it (the body) are no longer shipped as
+// continuations. It is a no-op when no head is open there, and after Close.
+func (l *Loader) HeadDone(tgid, fd uint32, dir Direction) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
 		return
 	}
-	key := captureHeadKey{Ino: sock, Dir: uint32(dir)}
+	key := captureHeadKey{Tgid: tgid, Fd: fd, Dir: uint32(dir)}
 	// ErrKeyNotExist is the common case: the kernel closed the head itself.
-	_ = l.objs.PwHeads.Delete(&key)
+	_ = l.maps.PwHeads.Delete(&key)
+}
+
+// Owner returns the process that last sent on the connection end (local,
+// remote) in network namespace netns, when that end is the sending end of
+// a loopback connection the kernel has seen a request start on. The
+// receiving end's events carry it already (Event.PeerTGID); Owner is for
+// the events that came before the kernel knew.
+func (l *Loader) Owner(netns uint32, local, remote netip.AddrPort) (tgid uint32, comm [16]byte, ok bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return 0, comm, false
+	}
+	key := captureConnKey{Netns: netns, Lport: local.Port(), Rport: remote.Port(),
+		Laddr: local.Addr().As16(), Raddr: remote.Addr().As16()}
+	var o captureOwner
+	if err := l.maps.PwOwners.Lookup(&key, &o); err != nil {
+		return 0, comm, false
+	}
+	return o.Tgid, o.Comm, true
 }
 
 // Hooks returns the hooks the program is attached to, such as
@@ -389,7 +518,7 @@ func (l *Loader) Close() error {
 		l.lostFinal = l.readLost()
 		l.closed = true
 		errs = append(errs, l.detachLocked())
-		l.objs.close()
+		l.closeObjects()
 		l.closeErr = errors.Join(errs...)
 	})
 	return l.closeErr

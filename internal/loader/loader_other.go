@@ -1,10 +1,11 @@
-//go:build !linux || !(amd64 || arm64 || loong64 || mips64le || ppc64le || riscv64)
+//go:build !linux || !(amd64 || arm64)
 
 package loader
 
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"runtime"
 )
 
@@ -25,7 +26,18 @@ func (l *Loader) Read(ev *Event) error { return errors.ErrUnsupported }
 func (l *Loader) Lost() map[string]uint64 { return nil }
 
 // HeadDone does nothing.
-func (l *Loader) HeadDone(sock uint64, dir Direction) {}
+func (l *Loader) HeadDone(tgid, fd uint32, dir Direction) {}
+
+// Owner returns nothing.
+func (l *Loader) Owner(netns uint32, local, remote netip.AddrPort) (tgid uint32, comm [16]byte, ok bool) {
+	return 0, comm, false
+}
+
+// HookSet returns "".
+func (l *Loader) HookSet() HookSet { return "" }
+
+// Fallback returns nil.
+func (l *Loader) Fallback() error { return nil }
 
 // Hooks returns nil.
 func (l *Loader) Hooks() []string { return nil }

@@ -1,4 +1,4 @@
-//go:build linux && (amd64 || arm64 || loong64 || mips64le || ppc64le || riscv64)
+//go:build linux && (amd64 || arm64)
 
 package loader
 
@@ -41,19 +41,13 @@ type feature struct {
 }
 
 // required lists, in the order they are probed, what the capture program
-// uses. Each is probed by trying it (features caches the answers), never by
-// kernel version; the versions in the names only help the reader.
+// uses whatever its hooks. Each is probed by trying it (features caches the
+// answers), never by kernel version; the versions in the names only help
+// the reader.
 var required = []feature{
-	{"BPF tracepoint programs", func() error { return features.HaveProgramType(ebpf.TracePoint) }},
 	{"BPF ring buffer maps (Linux 5.8+)", func() error { return features.HaveMapType(ebpf.RingBuf) }},
 	{"BPF LRU hash maps", func() error { return features.HaveMapType(ebpf.LRUHash) }},
 	{"BPF per-CPU array maps", func() error { return features.HaveMapType(ebpf.PerCPUArray) }},
-	{"bpf_ringbuf_output in tracepoint programs", helper(asm.FnRingbufOutput)},
-	{"bpf_ringbuf_query in tracepoint programs", helper(asm.FnRingbufQuery)},
-	{"bpf_probe_read_user in tracepoint programs (Linux 5.5+)", helper(asm.FnProbeReadUser)},
-	{"bpf_probe_read_kernel in tracepoint programs", helper(asm.FnProbeReadKernel)},
-	{"bpf_get_current_task in tracepoint programs", helper(asm.FnGetCurrentTask)},
-	{"bpf_get_current_cgroup_id in tracepoint programs", helper(asm.FnGetCurrentCgroupId)},
 	{"bounded loops in BPF programs (Linux 5.3+)", features.HaveBoundedLoops},
 	{"the BPF v3 instruction set (Linux 5.1+)", features.HaveV3ISA},
 	{"kernel BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF)", func() error {
@@ -62,14 +56,52 @@ var required = []feature{
 	}},
 }
 
-func helper(fn asm.BuiltinFunc) func() error {
-	return func() error { return features.HaveProgramHelper(ebpf.TracePoint, fn) }
+// helpers are the helpers the programs call, probed per program type.
+var helpers = []struct {
+	what string
+	fn   asm.BuiltinFunc
+}{
+	{"bpf_ringbuf_output", asm.FnRingbufOutput},
+	{"bpf_ringbuf_query", asm.FnRingbufQuery},
+	{"bpf_probe_read_user (Linux 5.5+)", asm.FnProbeReadUser},
+	{"bpf_probe_read_kernel", asm.FnProbeReadKernel},
+	{"bpf_get_current_task", asm.FnGetCurrentTask},
+	{"bpf_get_current_cgroup_id", asm.FnGetCurrentCgroupId},
+}
+
+// hookFeatures lists what one hook set needs on top of required.
+func hookFeatures(typ ebpf.ProgramType, what string) []feature {
+	out := []feature{{"BPF " + what + " programs", func() error { return features.HaveProgramType(typ) }}}
+	for _, h := range helpers {
+		out = append(out, feature{h.what + " in " + what + " programs", func() error {
+			return features.HaveProgramHelper(typ, h.fn)
+		}})
+	}
+	return out
 }
 
 // probeFeatures checks every required feature and names the first one the
 // kernel lacks, or the first probe that could not tell.
-func probeFeatures() error {
-	for _, f := range required {
+func probeFeatures() error { return probe(required) }
+
+// probeRaw checks what HooksRaw needs.
+func probeRaw() error { return probe(hookFeatures(ebpf.RawTracepoint, "raw tracepoint")) }
+
+// prepareSyscalls checks what HooksSyscalls needs, mounts tracefs when it is
+// missing, and checks the syscall tracepoints' record layout.
+func prepareSyscalls() error {
+	if err := probe(hookFeatures(ebpf.TracePoint, "tracepoint")); err != nil {
+		return err
+	}
+	tracefs, err := ensureTracefs()
+	if err != nil {
+		return err
+	}
+	return checkSyscallFormat(tracefs)
+}
+
+func probe(list []feature) error {
+	for _, f := range list {
 		err := f.probe()
 		switch {
 		case err == nil:

@@ -1,4 +1,4 @@
-//go:build linux && (amd64 || arm64 || loong64 || mips64le || ppc64le || riscv64)
+//go:build linux && (amd64 || arm64)
 
 package loader
 
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // These tests need neither root nor eBPF.
@@ -157,5 +159,30 @@ func TestTracefsInMountinfo(t *testing.T) {
 func TestDirection(t *testing.T) {
 	if Egress.String() != "egress" || Ingress.String() != "ingress" || Direction(7).String() != "unknown" {
 		t.Error("Direction.String")
+	}
+}
+
+// TestSyscallNumbers: the numbers the raw hook matches are this
+// architecture's, as golang.org/x/sys/unix has them.
+func TestSyscallNumbers(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		bpf  captureSyscallNr
+		unix uintptr
+	}{
+		{"read", captureSyscallNrNR_READ, unix.SYS_READ},
+		{"write", captureSyscallNrNR_WRITE, unix.SYS_WRITE},
+		{"readv", captureSyscallNrNR_READV, unix.SYS_READV},
+		{"writev", captureSyscallNrNR_WRITEV, unix.SYS_WRITEV},
+		{"sendto", captureSyscallNrNR_SENDTO, unix.SYS_SENDTO},
+		{"recvfrom", captureSyscallNrNR_RECVFROM, unix.SYS_RECVFROM},
+		{"sendmsg", captureSyscallNrNR_SENDMSG, unix.SYS_SENDMSG},
+		{"recvmsg", captureSyscallNrNR_RECVMSG, unix.SYS_RECVMSG},
+		{"sendmmsg", captureSyscallNrNR_SENDMMSG, unix.SYS_SENDMMSG},
+		{"recvmmsg", captureSyscallNrNR_RECVMMSG, unix.SYS_RECVMMSG},
+	} {
+		if uintptr(c.bpf) != c.unix {
+			t.Errorf("%s: the capture program matches %d, the syscall is %d", c.name, c.bpf, c.unix)
+		}
 	}
 }

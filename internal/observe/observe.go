@@ -11,6 +11,7 @@ package observe
 import (
 	"bytes"
 	"hash/maphash"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -68,7 +69,14 @@ type Config struct {
 	MaxQueued int
 	// HeadDone, when set, is told that a head ended before the chunk did,
 	// so the kernel can stop copying the chunks that follow (the body).
-	HeadDone func(sock uint64, dir loader.Direction)
+	HeadDone func(tgid, fd uint32, dir loader.Direction)
+	// Owner, when set, is asked for the process behind the sending end of
+	// a loopback connection that an event did not name (Loader.Owner).
+	Owner func(netns uint32, local, remote netip.AddrPort) (tgid uint32, comm [16]byte, ok bool)
+	// LoopbackBothEnds says that the kernel emits loopback requests at
+	// both ends, so they must be matched and counted once here. By default
+	// it emits only the receiving end, and nothing needs matching.
+	LoopbackBothEnds bool
 }
 
 // Observer consumes events. Handle, Tick and Flush may be called from
@@ -189,7 +197,7 @@ func (o *Observer) consume(ev *loader.Event, key streamKey, data []byte, gap, pe
 					o.dropStream(key)
 				}
 				if len(rest) > 0 || !bytes.HasSuffix(data, []byte("\r\n\r\n")) {
-					o.headDone(key)
+					o.headDone(ev)
 				}
 				return
 			}
@@ -202,7 +210,7 @@ func (o *Observer) consume(ev *loader.Event, key streamKey, data []byte, gap, pe
 				if pending {
 					o.dropStream(key)
 				}
-				o.headDone(key)
+				o.headDone(ev)
 				return
 			}
 			o.keep(key, data, pending, now)
@@ -261,9 +269,9 @@ func (o *Observer) onEvict(_ streamKey, st *stream) {
 	}
 }
 
-func (o *Observer) headDone(key streamKey) {
+func (o *Observer) headDone(ev *loader.Event) {
 	if o.cfg.HeadDone != nil {
-		o.cfg.HeadDone(key.sock, key.dir)
+		o.cfg.HeadDone(ev.TGID, ev.FD, ev.Direction)
 	}
 }
 
@@ -274,9 +282,10 @@ func (o *Observer) request(ev *loader.Event, h *http1.Head, raw []byte, now time
 	if ev.Direction == loader.Ingress {
 		client, server = ev.Remote, ev.Local
 	}
-	if o.cfg.Local.Has(ev.Remote.Addr()) {
+	loopback := ev.Remote.Addr().IsLoopback()
+	if (!loopback || o.cfg.LoopbackBothEnds) && o.cfg.Local.Has(ev.Remote.Addr()) {
 		k := dedupeKey{client: client, server: server, sum: maphash.Bytes(o.seed, raw)}
-		if ev.Remote.Addr().IsLoopback() {
+		if loopback {
 			k.netns = ev.NetNS
 		}
 		if !o.dedupe.first(k, ev.Direction, now) {
@@ -355,8 +364,18 @@ func (o *Observer) name(r *record) {
 // the address. A client peer is named by its address without the port,
 // which is ephemeral and would make every connection a pair of its own.
 func (o *Observer) peer(r *record) string {
+	if r.peerTGID != 0 {
+		return o.service(r.peerTGID, r.peerComm[:], r.queued)
+	}
 	if owner, ok := o.cfg.Owners.Peer(r.netns, r.local, r.remote); ok {
 		return o.service(owner.TGID, owner.Comm[:], r.queued)
+	}
+	if o.cfg.Owner != nil && r.remote.Addr().IsLoopback() {
+		// The sender's end as the kernel keys it: its local address is
+		// this end's remote one.
+		if tgid, comm, ok := o.cfg.Owner(r.netns, r.remote, r.local); ok {
+			return o.service(tgid, comm[:], r.queued)
+		}
 	}
 	var buf [64]byte
 	if r.dir == loader.Egress {

@@ -35,7 +35,13 @@ type fixture struct {
 	agg  *report.Aggregator
 	obs  *Observer
 	now  time.Time
-	done []streamKey
+	done []doneCall
+}
+
+// doneCall is one call of Config.HeadDone.
+type doneCall struct {
+	tgid, fd uint32
+	dir      loader.Direction
 }
 
 func newFixture(t *testing.T, mod func(*Config)) *fixture {
@@ -54,7 +60,12 @@ func newFixture(t *testing.T, mod func(*Config)) *fixture {
 	cfg := Config{
 		Aggregator: f.agg,
 		Resolver:   identity.NewResolver(identity.Config{ProcRoot: root}),
-		HeadDone:   func(sock uint64, dir loader.Direction) { f.done = append(f.done, streamKey{sock, dir}) },
+		HeadDone: func(tgid, fd uint32, dir loader.Direction) {
+			f.done = append(f.done, doneCall{tgid, fd, dir})
+		},
+		// These tests play both ends of loopback connections; the
+		// kernel's default, the receiving end only, has tests of its own.
+		LoopbackBothEnds: true,
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -65,13 +76,13 @@ func newFixture(t *testing.T, mod func(*Config)) *fixture {
 
 // send delivers one chunk as the client process sending it.
 func (f *fixture) send(sock uint64, start bool, data string) {
-	f.event(&loader.Event{TGID: clientPID, Sock: sock, Local: clientAddr, Remote: serverAddr,
+	f.event(&loader.Event{TGID: clientPID, FD: uint32(sock), Sock: sock, Local: clientAddr, Remote: serverAddr,
 		Direction: loader.Egress, Start: start, Len: len(data), Data: []byte(data)})
 }
 
 // recv delivers one chunk as the server process receiving it.
 func (f *fixture) recv(sock uint64, start bool, data string) {
-	f.event(&loader.Event{TGID: serverPID, Sock: sock, Local: serverAddr, Remote: clientAddr,
+	f.event(&loader.Event{TGID: serverPID, FD: uint32(sock), Sock: sock, Local: serverAddr, Remote: clientAddr,
 		Direction: loader.Ingress, Start: start, Len: len(data), Data: []byte(data)})
 }
 
@@ -189,7 +200,7 @@ func TestBodyIsNotRead(t *testing.T) {
 	if p.Requests != 1 || len(s.ParseFailures) != 0 {
 		t.Fatalf("pair %+v failures %v", p, s.ParseFailures)
 	}
-	if len(f.done) != 1 || f.done[0] != (streamKey{1, loader.Egress}) {
+	if len(f.done) != 1 || f.done[0] != (doneCall{clientPID, 1, loader.Egress}) {
 		t.Fatalf("HeadDone calls %v", f.done)
 	}
 }
@@ -399,4 +410,35 @@ func BenchmarkChurn(b *testing.B) {
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MiB")
 	b.ReportMetric(float64(i), "conns")
+}
+
+// TestLoopbackReceiverOnly: in the kernel's default mode a loopback request
+// arrives once, from the receiving end, and its sender is named by the
+// event (PeerTGID), else by Config.Owner; nothing waits to be matched.
+func TestLoopbackReceiverOnly(t *testing.T) {
+	var asked []netip.AddrPort
+	f := newFixture(t, func(c *Config) {
+		c.LoopbackBothEnds = false
+		c.Owner = func(netns uint32, local, remote netip.AddrPort) (uint32, [16]byte, bool) {
+			asked = append(asked, local, remote)
+			return clientPID, [16]byte{'c'}, true
+		}
+	})
+	recv := func(peer uint32, path string) {
+		data := get(path, tp)
+		f.event(&loader.Event{TGID: serverPID, PeerTGID: peer, Sock: 2, Local: serverAddr, Remote: clientAddr,
+			Direction: loader.Ingress, Start: true, Len: len(data), Data: []byte(data)})
+	}
+	recv(clientPID, "/named-by-event")
+	recv(0, "/named-by-owner")
+	if n := f.obs.dedupe.len(); n != 0 {
+		t.Errorf("%d observations wait for a match, want 0", n)
+	}
+	s := f.settle()
+	if p := f.pair(s, "checkout", "inventory"); p.Requests != 2 {
+		t.Errorf("checkout -> inventory: %d requests, want 2", p.Requests)
+	}
+	if len(asked) != 2 || asked[0] != clientAddr || asked[1] != serverAddr {
+		t.Errorf("Owner asked for %v, want the client end once [%v %v]", asked, clientAddr, serverAddr)
+	}
 }

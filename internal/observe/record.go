@@ -25,6 +25,8 @@ type record struct {
 	dir           loader.Direction
 	tgid, netns   uint32
 	comm          [16]byte
+	peerTGID      uint32
+	peerComm      [16]byte
 	local, remote netip.AddrPort
 	host          [maxHost]byte
 	hostLen       int
@@ -36,6 +38,7 @@ type record struct {
 
 func (r *record) set(ev *loader.Event, v *parse.Verdict) {
 	r.dir, r.tgid, r.netns, r.comm = ev.Direction, ev.TGID, ev.NetNS, ev.Comm
+	r.peerTGID, r.peerComm = ev.PeerTGID, ev.PeerComm
 	r.local, r.remote = ev.Local, ev.Remote
 	r.hostLen = 0
 	r.v = *v
