@@ -57,9 +57,12 @@ const (
 // costs the syscall that emits the event more than the capture itself, so
 // the kernel wakes Read only when a sixteenth of the ring buffer is waiting
 // or wakeupInterval has passed since the last wakeup, and Read looks at the
-// ring every pollInterval for events that woke nobody.
+// ring every pollInterval for events that woke nobody. Nothing downstream
+// needs an event sooner (a request waits 250ms to be named), and each
+// wakeup costs the reader an epoll_wait; at 10ms a busy host wakes it a
+// hundred times a second, not a thousand.
 const (
-	wakeupInterval = time.Millisecond
+	wakeupInterval = 10 * time.Millisecond
 	pollInterval   = 20 * time.Millisecond
 )
 

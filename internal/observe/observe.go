@@ -91,6 +91,8 @@ type Observer struct {
 	free     []*stream
 	dedupe   dedupe
 	queue    queue
+	codes    codeTable
+	named    parse.Verdict // the verdict of the record being named
 	intern   intern
 	names    map[uint32]nameEntry
 	seed     maphash.Seed
@@ -147,7 +149,11 @@ func New(cfg Config) *Observer {
 func (o *Observer) Handle(ev *loader.Event, now time.Time) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.cfg.Owners.Learn(ev.NetNS, ev.Local, ev.Remote, identity.Owner{TGID: ev.TGID, Comm: ev.Comm})
+	if o.cfg.LoopbackBothEnds || !ev.Remote.Addr().IsLoopback() {
+		// Only the receiving end of a loopback connection emits, so no
+		// event will ever ask who owns this end.
+		o.cfg.Owners.Learn(ev.NetNS, ev.Local, ev.Remote, identity.Owner{TGID: ev.TGID, Comm: ev.Comm})
+	}
 	// Name the process now, while it surely runs: a short-lived client is
 	// often gone by the time its requests are named.
 	o.service(ev.TGID, ev.Comm[:], now)
@@ -298,7 +304,7 @@ func (o *Observer) request(ev *loader.Event, h *http1.Head, raw []byte, now time
 		o.name(o.queue.pop())
 		r = o.queue.push(now)
 	}
-	r.set(ev, v)
+	r.set(ev, v, &o.codes)
 	if host, ok := h.Get("host"); ok {
 		r.setHost(host)
 	}
@@ -311,7 +317,7 @@ func (o *Observer) Tick(now time.Time) {
 	defer o.mu.Unlock()
 	for {
 		r := o.queue.peek()
-		if r == nil || now.Sub(r.queued) < o.cfg.NameDelay {
+		if r == nil || now.Sub(r.queuedAt()) < o.cfg.NameDelay {
 			break
 		}
 		o.name(o.queue.pop())
@@ -350,31 +356,33 @@ func (o *Observer) name(r *record) {
 	if r == nil {
 		return
 	}
-	self := o.service(r.tgid, r.comm[:], r.queued)
-	peer := o.peer(r)
+	queued := r.queuedAt()
+	self := o.service(r.tgid, r.comm[:], queued)
+	peer := o.peer(r, queued)
 	k := report.PairKey{Source: self, Destination: peer, Protocol: Protocol}
 	if r.dir == loader.Ingress {
 		k.Source, k.Destination = peer, self
 	}
-	o.cfg.Aggregator.Record(k, r.verdict())
+	o.cfg.Aggregator.Record(k, r.verdict(&o.named, &o.codes))
 }
 
 // peer names the other end: the local process that owns it, else (for the
 // server side of a request this process sent) the Host header's host, else
 // the address. A client peer is named by its address without the port,
 // which is ephemeral and would make every connection a pair of its own.
-func (o *Observer) peer(r *record) string {
+func (o *Observer) peer(r *record, queued time.Time) string {
 	if r.peerTGID != 0 {
-		return o.service(r.peerTGID, r.peerComm[:], r.queued)
+		return o.service(r.peerTGID, r.peerComm[:], queued)
 	}
-	if owner, ok := o.cfg.Owners.Peer(r.netns, r.local, r.remote); ok {
-		return o.service(owner.TGID, owner.Comm[:], r.queued)
+	local, remote := r.local.unpack(), r.remote.unpack()
+	if owner, ok := o.cfg.Owners.Peer(r.netns, local, remote); ok {
+		return o.service(owner.TGID, owner.Comm[:], queued)
 	}
-	if o.cfg.Owner != nil && r.remote.Addr().IsLoopback() {
+	if o.cfg.Owner != nil && remote.Addr().IsLoopback() {
 		// The sender's end as the kernel keys it: its local address is
 		// this end's remote one.
-		if tgid, comm, ok := o.cfg.Owner(r.netns, r.remote, r.local); ok {
-			return o.service(tgid, comm[:], r.queued)
+		if tgid, comm, ok := o.cfg.Owner(r.netns, remote, local); ok {
+			return o.service(tgid, comm[:], queued)
 		}
 	}
 	var buf [64]byte
@@ -385,9 +393,9 @@ func (o *Observer) peer(r *record) string {
 		if host := hostOnly(r.host[:r.hostLen]); len(host) > 0 && pii.Scan(host, 0) == 0 {
 			return o.intern.get(host)
 		}
-		return o.intern.get(r.remote.AppendTo(buf[:0]))
+		return o.intern.get(remote.AppendTo(buf[:0]))
 	}
-	return o.intern.get(r.remote.Addr().AppendTo(buf[:0]))
+	return o.intern.get(remote.Addr().AppendTo(buf[:0]))
 }
 
 // hostOnly strips the port from a Host header value.

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -364,22 +365,45 @@ func TestVerdictReachesAggregator(t *testing.T) {
 // BenchmarkLoopbackRequest is the observer's share of one request seen at
 // both ends: two events, one judgement, one record.
 func BenchmarkLoopbackRequest(b *testing.B) {
-	f := newFixture(&testing.T{}, nil)
 	req := []byte("GET /api/v1/items HTTP/1.1\r\nHost: inventory:8080\r\nUser-Agent: wrk\r\n" + tp +
 		"baggage: tenant=acme,region=eu-west-1\r\n\r\n")
 	send := &loader.Event{TGID: clientPID, Sock: 1, Local: clientAddr, Remote: serverAddr, Direction: loader.Egress, Start: true, Len: len(req), Data: req}
 	recv := &loader.Event{TGID: serverPID, Sock: 2, Local: serverAddr, Remote: clientAddr, Direction: loader.Ingress, Start: true, Len: len(req), Data: req}
-	now := time.Unix(1000, 0)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		f.obs.Handle(send, now)
-		f.obs.Handle(recv, now)
-		i++
-		if i%1024 == 0 {
-			now = now.Add(time.Second)
-			f.obs.Tick(now)
-		}
+	// receiver-only is the kernel's default: one event per request, the
+	// sender named by the event; both-ends matches two events.
+	for _, mode := range []struct {
+		name   string
+		both   bool
+		events []*loader.Event
+	}{
+		{"receiver-only", false, []*loader.Event{{TGID: serverPID, PeerTGID: clientPID, Sock: 2, Local: serverAddr, Remote: clientAddr, Direction: loader.Ingress, Start: true, Len: len(req), Data: req}}},
+		{"both-ends", true, []*loader.Event{send, recv}},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			f := newFixture(&testing.T{}, func(c *Config) { c.LoopbackBothEnds = mode.both })
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				for _, ev := range mode.events {
+					f.obs.Handle(ev, f.now)
+				}
+				i++
+				if i%1024 == 0 {
+					f.now = f.now.Add(time.Second)
+					f.obs.Tick(f.now)
+				}
+			}
+			var n uint64
+			for _, p := range f.settle().Pairs {
+				n += p.Requests
+				if p.Source != "checkout" || p.Destination != "inventory" {
+					b.Errorf("pair %s -> %s: %d requests", p.Source, p.Destination, p.Requests)
+				}
+			}
+			if n != uint64(i) {
+				b.Fatalf("%d requests counted, want %d", n, i)
+			}
+		})
 	}
 }
 
@@ -441,4 +465,23 @@ func TestLoopbackReceiverOnly(t *testing.T) {
 	if len(asked) != 2 || asked[0] != clientAddr || asked[1] != serverAddr {
 		t.Errorf("Owner asked for %v, want the client end once [%v %v]", asked, clientAddr, serverAddr)
 	}
+}
+
+// TestRecordHasNoPointers: the queue of records waiting to be named is
+// memory the garbage collector must never have to scan.
+func TestRecordHasNoPointers(t *testing.T) {
+	var walk func(typ reflect.Type, path string)
+	walk = func(typ reflect.Type, path string) {
+		switch typ.Kind() {
+		case reflect.Pointer, reflect.String, reflect.Slice, reflect.Map, reflect.Interface, reflect.Chan, reflect.Func, reflect.UnsafePointer:
+			t.Errorf("%s is a %s", path, typ.Kind())
+		case reflect.Array:
+			walk(typ.Elem(), path+"[]")
+		case reflect.Struct:
+			for i := range typ.NumField() {
+				walk(typ.Field(i).Type, path+"."+typ.Field(i).Name)
+			}
+		}
+	}
+	walk(reflect.TypeFor[record](), "record")
 }

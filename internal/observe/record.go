@@ -4,6 +4,10 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/propwatch/propwatch/internal/parse/formats"
+	"github.com/propwatch/propwatch/internal/parse/pii"
+	"github.com/propwatch/propwatch/internal/parse/w3c"
+
 	"github.com/propwatch/propwatch/internal/loader"
 	"github.com/propwatch/propwatch/internal/parse"
 	"github.com/propwatch/propwatch/internal/parse/reason"
@@ -20,40 +24,151 @@ const maxHost = 128
 // record is a judged request waiting to be named. It holds the verdict's
 // counts and codes and the connection's identity; the only input bytes it
 // keeps are the Host header's (a destination name, by the rule).
+//
+// It holds no pointer (no string, slice, time.Time or netip.Addr), so the
+// queue of the last NameDelay's requests, tens of thousands on a busy
+// host, is memory the garbage collector never scans, and filling a slot
+// needs no write barrier.
 type record struct {
-	queued        time.Time
+	queued        int64 // UnixNano
 	dir           loader.Direction
 	tgid, netns   uint32
 	comm          [16]byte
 	peerTGID      uint32
 	peerComm      [16]byte
-	local, remote netip.AddrPort
+	local, remote addrPort
 	host          [maxHost]byte
 	hostLen       int
 
-	v        parse.Verdict
-	reasons  [maxReasons]reason.Code
+	tally    tally
+	reasons  [maxReasons]codeID
 	nreasons int
 }
 
-func (r *record) set(ev *loader.Event, v *parse.Verdict) {
+// addrPort is a netip.AddrPort without its pointer: the 16-byte form and
+// whether it was IPv4.
+type addrPort struct {
+	addr [16]byte
+	port uint16
+	is4  bool
+}
+
+func packAddr(a netip.AddrPort) addrPort {
+	return addrPort{addr: a.Addr().As16(), port: a.Port(), is4: a.Addr().Is4()}
+}
+
+func (a addrPort) unpack() netip.AddrPort {
+	addr := netip.AddrFrom16(a.addr)
+	if a.is4 {
+		addr = addr.Unmap()
+	}
+	return netip.AddrPortFrom(addr, a.port)
+}
+
+// tally is the part of a parse.Verdict that aggregates read, without
+// pointers: the codes are in record.reasons and tally.contextReason.
+type tally struct {
+	context       parse.Context
+	contextReason codeID
+	formats       formats.Format
+	baggage       w3c.BaggageStats
+	pii           [pii.Phone + 1]int
+	suspectKeys   int
+	truncated     bool
+}
+
+func (r *record) set(ev *loader.Event, v *parse.Verdict, codes *codeTable) {
 	r.dir, r.tgid, r.netns, r.comm = ev.Direction, ev.TGID, ev.NetNS, ev.Comm
 	r.peerTGID, r.peerComm = ev.PeerTGID, ev.PeerComm
-	r.local, r.remote = ev.Local, ev.Remote
+	r.local, r.remote = packAddr(ev.Local), packAddr(ev.Remote)
 	r.hostLen = 0
-	r.v = *v
-	r.v.Reasons, r.v.Findings = nil, nil // they alias the analyzer
-	r.nreasons = copy(r.reasons[:], v.Reasons)
+	r.tally = tally{
+		context:       v.Context,
+		contextReason: codes.id(v.ContextReason),
+		formats:       v.Formats,
+		baggage:       v.Baggage,
+		pii:           v.PII,
+		suspectKeys:   v.SuspectKeys,
+		truncated:     v.Truncated,
+	}
+	r.nreasons = 0
+	for _, c := range v.Reasons {
+		if r.nreasons == maxReasons {
+			break
+		}
+		r.reasons[r.nreasons] = codes.id(c)
+		r.nreasons++
+	}
 }
 
 func (r *record) setHost(h []byte) {
 	r.hostLen = copy(r.host[:], h)
 }
 
-// verdict rebuilds the verdict. Its Reasons alias r until r is reused.
-func (r *record) verdict() *parse.Verdict {
-	r.v.Reasons = r.reasons[:r.nreasons]
-	return &r.v
+func (r *record) queuedAt() time.Time { return time.Unix(0, r.queued) }
+
+// verdict rebuilds the verdict into v, whose Reasons buffer it reuses.
+func (r *record) verdict(v *parse.Verdict, codes *codeTable) *parse.Verdict {
+	t := &r.tally
+	reasons := v.Reasons[:0]
+	for _, id := range r.reasons[:r.nreasons] {
+		reasons = append(reasons, codes.code(id))
+	}
+	*v = parse.Verdict{
+		Context:       t.context,
+		ContextReason: codes.code(t.contextReason),
+		Reasons:       reasons,
+		Formats:       t.formats,
+		Baggage:       t.baggage,
+		PII:           t.pii,
+		SuspectKeys:   t.suspectKeys,
+		Truncated:     t.truncated,
+	}
+	return v
+}
+
+// codeID stands for a reason.Code in a record; 0 is the empty code.
+type codeID uint16
+
+// codeTable numbers the reason codes records hold. Codes are constants of
+// the parse packages, a few dozen; the table still stops growing at its
+// cap, and a code past it is kept as codeOther.
+type codeTable struct {
+	ids   map[reason.Code]codeID
+	codes []reason.Code
+}
+
+// maxCodes bounds the codeTable.
+const maxCodes = 1024
+
+// codeOther stands for the codes past maxCodes.
+const codeOther reason.Code = "other"
+
+func (t *codeTable) id(c reason.Code) codeID {
+	if c == "" {
+		return 0
+	}
+	if t.ids == nil {
+		t.ids = map[reason.Code]codeID{}
+		t.codes = []reason.Code{"", codeOther}
+	}
+	if id, ok := t.ids[c]; ok {
+		return id
+	}
+	if len(t.codes) >= maxCodes {
+		return 1
+	}
+	id := codeID(len(t.codes))
+	t.ids[c] = id
+	t.codes = append(t.codes, c)
+	return id
+}
+
+func (t *codeTable) code(id codeID) reason.Code {
+	if int(id) < len(t.codes) {
+		return t.codes[id]
+	}
+	return ""
 }
 
 // queue is a FIFO of records that grows up to a cap and then reuses its
@@ -83,7 +198,7 @@ func (q *queue) push(now time.Time) *record {
 	}
 	r := &q.buf[(q.head+q.n)%len(q.buf)]
 	q.n++
-	r.queued = now
+	r.queued = now.UnixNano()
 	return r
 }
 
