@@ -271,20 +271,16 @@ static __always_inline int compat_task(struct pt_regs *regs)
 #endif
 }
 
-SEC("raw_tracepoint/sys_exit")
-int pw_sys_exit(struct raw_exit_ctx *ctx)
+/*
+ * dispatch hands a finished syscall (its number nr, arguments args, return
+ * value ret) to the entry point of its shape when it is one of the hooked
+ * calls, and drops it otherwise.
+ */
+static __always_inline int dispatch(long nr, const struct sys_args *args, __s64 ret)
 {
-	struct pt_regs *regs = (struct pt_regs *)ctx->regs;
-	__s64 ret = ctx->ret;
-	struct sys_args args;
 	__u8 sys, dir;
 	int shape;
-	long nr;
 
-	/* Most syscalls stop at the first test or the second. */
-	if (ret <= 0)
-		return 0;
-	nr = syscall_nr(regs);
 	switch (nr) {
 	case NR_WRITE: sys = SYS_WRITE; dir = DIR_EGRESS; shape = SHAPE_BUF; break;
 	case NR_WRITEV: sys = SYS_WRITEV; dir = DIR_EGRESS; shape = SHAPE_IOV; break;
@@ -299,22 +295,91 @@ int pw_sys_exit(struct raw_exit_ctx *ctx)
 	default:
 		return 0;
 	}
-	if (is_self() || compat_task(regs))
-		return 0;
-	syscall_args(regs, &args);
 	/* The receive calls' flags, as on_enter_recv checks them. */
-	if ((sys == SYS_RECVFROM && (args.a[3] & (MSG_PEEK | MSG_TRUNC))) ||
+	if ((sys == SYS_RECVFROM && (args->a[3] & (MSG_PEEK | MSG_TRUNC))) ||
 	    ((sys == SYS_RECVMSG || sys == SYS_RECVMMSG) &&
-	     ((sys == SYS_RECVMSG ? args.a[2] : args.a[3]) & (MSG_PEEK | MSG_TRUNC))))
+	     ((sys == SYS_RECVMSG ? args->a[2] : args->a[3]) & (MSG_PEEK | MSG_TRUNC))))
 		return 0;
 
 	__u32 meta = META(sys, dir);
 
 	if (shape == SHAPE_BUF)
-		return capture_buf(args.a[0], args.a[1], args.a[2], ret, meta);
+		return capture_buf(args->a[0], args->a[1], args->a[2], ret, meta);
 	if (shape == SHAPE_IOV)
-		return capture_iov(args.a[0], args.a[1], args.a[2], ret, meta);
+		return capture_iov(args->a[0], args->a[1], args->a[2], ret, meta);
 	if (shape == SHAPE_MSG)
-		return capture_msg(args.a[0], args.a[1], args.a[2], ret, meta);
-	return capture_mmsg(args.a[0], args.a[1], args.a[2], ret, meta);
+		return capture_msg(args->a[0], args->a[1], args->a[2], ret, meta);
+	return capture_mmsg(args->a[0], args->a[1], args->a[2], ret, meta);
+}
+
+/* Whether nr is one of the hooked calls: the cheap test before the rest. */
+static __always_inline int hooked(long nr)
+{
+	switch (nr) {
+	case NR_WRITE: case NR_WRITEV: case NR_SENDTO: case NR_SENDMSG: case NR_SENDMMSG:
+	case NR_READ: case NR_READV: case NR_RECVFROM: case NR_RECVMSG: case NR_RECVMMSG:
+		return 1;
+	}
+	return 0;
+}
+
+SEC("raw_tracepoint/sys_exit")
+int pw_sys_exit(struct raw_exit_ctx *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)ctx->regs;
+	__s64 ret = ctx->ret;
+	struct sys_args args;
+	long nr;
+
+	/* Most syscalls stop at the first test or the second. */
+	if (ret <= 0)
+		return 0;
+	nr = syscall_nr(regs);
+	if (!hooked(nr) || is_self() || compat_task(regs))
+		return 0;
+	syscall_args(regs, &args);
+	return dispatch(nr, &args, ret);
+}
+
+/*
+ * The btf hook: the same tracepoint as a BTF-typed one (tp_btf). Its
+ * context is the same two arguments, but the verifier knows regs is a
+ * struct pt_regs, so the registers are plain loads instead of
+ * bpf_probe_read_kernel calls, and so is the compat test through
+ * bpf_get_current_task_btf (Linux 5.11+). Everything after is shared.
+ */
+SEC("tp_btf/sys_exit")
+int pw_btf_sys_exit(__u64 *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)ctx[0];
+	__s64 ret = (__s64)ctx[1];
+	struct sys_args args;
+	long nr;
+
+	if (ret <= 0)
+		return 0;
+#if defined(__TARGET_ARCH_x86)
+	nr = regs->orig_ax;
+#else
+	nr = regs->syscallno;
+#endif
+	if (!hooked(nr) || is_self())
+		return 0;
+#if defined(__TARGET_ARCH_x86)
+	if (bpf_core_field_exists(struct thread_info, status) &&
+	    (bpf_get_current_task_btf()->thread_info.status & TS_COMPAT))
+		return 0;
+	args.a[0] = regs->di;
+	args.a[1] = regs->si;
+	args.a[2] = regs->dx;
+	args.a[3] = regs->r10;
+#else
+	if (regs->pstate & PSR_MODE32_BIT)
+		return 0;
+	args.a[0] = regs->orig_x0;
+	args.a[1] = regs->regs[1];
+	args.a[2] = regs->regs[2];
+	args.a[3] = regs->regs[3];
+#endif
+	return dispatch(nr, &args, ret);
 }

@@ -163,6 +163,7 @@ const (
 	captureMapPwLost           = "pw_lost"
 	captureMapPwOwners         = "pw_owners"
 	captureMapPwScratch        = "pw_scratch"
+	captureProgPwBtfSysExit    = "pw_btf_sys_exit"
 	captureProgPwEnterRead     = "pw_enter_read"
 	captureProgPwEnterReadv    = "pw_enter_readv"
 	captureProgPwEnterRecvfrom = "pw_enter_recvfrom"
@@ -240,6 +241,7 @@ type captureSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureProgramSpecs struct {
+	PwBtfSysExit    *ebpf.ProgramSpec `ebpf:"pw_btf_sys_exit"`
 	PwEnterRead     *ebpf.ProgramSpec `ebpf:"pw_enter_read"`
 	PwEnterReadv    *ebpf.ProgramSpec `ebpf:"pw_enter_readv"`
 	PwEnterRecvfrom *ebpf.ProgramSpec `ebpf:"pw_enter_recvfrom"`
@@ -354,6 +356,7 @@ type captureVariables struct {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type capturePrograms struct {
+	PwBtfSysExit    *ebpf.Program `ebpf:"pw_btf_sys_exit"`
 	PwEnterRead     *ebpf.Program `ebpf:"pw_enter_read"`
 	PwEnterReadv    *ebpf.Program `ebpf:"pw_enter_readv"`
 	PwEnterRecvfrom *ebpf.Program `ebpf:"pw_enter_recvfrom"`
@@ -379,6 +382,7 @@ type capturePrograms struct {
 
 func (p *capturePrograms) Close() error {
 	return _CaptureClose(
+		p.PwBtfSysExit,
 		p.PwEnterRead,
 		p.PwEnterReadv,
 		p.PwEnterRecvfrom,

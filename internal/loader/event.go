@@ -127,8 +127,14 @@ type Config struct {
 type HookSet string
 
 const (
-	// HooksAuto is HooksRaw when the kernel has it, else HooksSyscalls.
+	// HooksAuto is the first of HooksBTF, HooksRaw and HooksSyscalls that
+	// loads and attaches on this kernel.
 	HooksAuto HookSet = "auto"
+	// HooksBTF is HooksRaw as a BTF-typed tracepoint (tp_btf): the
+	// registers are read with plain loads, not helper calls. The cheapest
+	// set; it needs BTF-typed tracepoints and bpf_get_current_task_btf
+	// (Linux 5.11+ on x86-64).
+	HooksBTF HookSet = "btf"
 	// HooksRaw is one raw tracepoint at every syscall's exit (sys_exit)
 	// that reads the arguments from the saved registers: the cheaper set.
 	HooksRaw HookSet = "raw"
@@ -140,12 +146,12 @@ const (
 // ParseHookSet reads a HookSet from its name.
 func ParseHookSet(s string) (HookSet, error) {
 	switch h := HookSet(s); h {
-	case HooksAuto, HooksRaw, HooksSyscalls:
+	case HooksAuto, HooksBTF, HooksRaw, HooksSyscalls:
 		return h, nil
 	case "":
 		return HooksAuto, nil
 	}
-	return "", fmt.Errorf("hook set %q: want auto, raw or syscalls", s)
+	return "", fmt.Errorf("hook set %q: want auto, btf, raw or syscalls", s)
 }
 
 // Defaults and limits of Config.

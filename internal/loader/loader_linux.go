@@ -30,8 +30,8 @@ type Loader struct {
 	links []link.Link
 	hooks []string
 	rd    *ringbuf.Reader
-	// rawErr says why Open fell back from HooksRaw in HooksAuto.
-	rawErr error
+	// skipped says why HooksAuto did not take the cheaper hook sets.
+	skipped error
 
 	// readMu serialises Read: rec is reused across calls.
 	readMu sync.Mutex
@@ -76,10 +76,10 @@ var lostNames = [captureLostReasonLOST_REASONS]string{
 // Open loads the capture program and attaches it to the hook set
 // cfg.Hooks names. It removes the memlock rlimit, probes the kernel for
 // what the program needs (and says what is missing), and loads the program
-// so that it ignores the calling process. HooksAuto takes HooksRaw when the
-// kernel has raw tracepoints and the program loads and attaches there, and
-// HooksSyscalls otherwise (Fallback says why); HooksSyscalls mounts tracefs
-// when it is not mounted.
+// so that it ignores the calling process. HooksAuto takes the first of
+// HooksBTF, HooksRaw and HooksSyscalls that loads and attaches (Fallback
+// says why it passed the others); HooksSyscalls mounts tracefs when it is
+// not mounted.
 //
 // Open needs root, or CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before Linux
 // 5.8), plus CAP_SYS_ADMIN once to mount tracefs when it is missing.
@@ -102,23 +102,20 @@ func Open(cfg Config) (*Loader, error) {
 		return nil, err
 	}
 
-	var rawErr error
-	if cfg.Hooks != HooksSyscalls {
-		l, err := open(spec, cfg, HooksRaw)
-		if err == nil || cfg.Hooks == HooksRaw {
-			return l, err
-		}
-		rawErr = err
+	if cfg.Hooks != HooksAuto {
+		return open(spec, cfg, cfg.Hooks)
 	}
-	l, err := open(spec, cfg, HooksSyscalls)
-	if err != nil {
-		if rawErr != nil {
-			return nil, fmt.Errorf("%w (and the raw hook: %w)", err, rawErr)
+	// Cheapest first; each failure says why the next was taken.
+	var skipped []error
+	for _, set := range []HookSet{HooksBTF, HooksRaw, HooksSyscalls} {
+		l, err := open(spec, cfg, set)
+		if err == nil {
+			l.skipped = errors.Join(skipped...)
+			return l, nil
 		}
-		return nil, err
+		skipped = append(skipped, fmt.Errorf("hook set %s: %w", set, err))
 	}
-	l.rawErr = rawErr
-	return l, nil
+	return nil, errors.Join(skipped...)
 }
 
 // open loads the programs of one hook set, opens the ring buffer and
@@ -127,10 +124,14 @@ func open(spec *ebpf.CollectionSpec, cfg Config, set HookSet) (*Loader, error) {
 	l := &Loader{set: set}
 	var err error
 	switch set {
+	case HooksBTF:
+		err = probeBTF()
 	case HooksRaw:
 		err = probeRaw()
-	default:
+	case HooksSyscalls:
 		err = prepareSyscalls()
+	default:
+		err = fmt.Errorf("unknown hook set %q", set)
 	}
 	if err != nil {
 		return nil, err
@@ -138,14 +139,22 @@ func open(spec *ebpf.CollectionSpec, cfg Config, set HookSet) (*Loader, error) {
 
 	// A program the verifier rejects comes back with its log either way;
 	// cfg.Verbose only decides how much of it the error shows.
-	if set == HooksRaw {
+	switch set {
+	case HooksBTF:
+		var objs btfObjects
+		if err := spec.LoadAndAssign(&objs, nil); err != nil {
+			return nil, loadError(err, cfg.Verbose)
+		}
+		l.maps = objs.captureMaps
+		l.progs = map[string]*ebpf.Program{"pw_btf_sys_exit": objs.PwBtfSysExit}
+	case HooksRaw:
 		var objs rawObjects
 		if err := spec.LoadAndAssign(&objs, nil); err != nil {
 			return nil, loadError(err, cfg.Verbose)
 		}
 		l.maps = objs.captureMaps
 		l.progs = map[string]*ebpf.Program{"pw_sys_exit": objs.PwSysExit}
-	} else {
+	default:
 		var objs syscallObjects
 		if err := spec.LoadAndAssign(&objs, nil); err != nil {
 			return nil, loadError(err, cfg.Verbose)
@@ -170,6 +179,11 @@ func open(spec *ebpf.CollectionSpec, cfg Config, set HookSet) (*Loader, error) {
 // Assigning a variable makes cilium/ebpf memory-map its .rodata or .bss
 // map, and that mapping, and with it the map, lives until the garbage
 // collector finds it; without variables the maps go when the programs do.
+type btfObjects struct {
+	PwBtfSysExit *ebpf.Program `ebpf:"pw_btf_sys_exit"`
+	captureMaps
+}
+
 type rawObjects struct {
 	PwSysExit *ebpf.Program `ebpf:"pw_sys_exit"`
 	captureMaps
@@ -227,6 +241,9 @@ func programsByName(p any) map[string]*ebpf.Program {
 
 // withDefaults fills in zero fields and checks the others.
 func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Hooks == "" {
+		cfg.Hooks = HooksAuto
+	}
 	if cfg.CaptureBytes == 0 {
 		cfg.CaptureBytes = DefaultCaptureBytes
 	}
@@ -313,6 +330,11 @@ func (l *Loader) attach(spec *ebpf.CollectionSpec) error {
 			err error
 		)
 		switch ps.Type {
+		case ebpf.Tracing:
+			lk, err = link.AttachTracing(link.TracingOptions{Program: l.progs[name], AttachType: ps.AttachType})
+			if err != nil {
+				return fmt.Errorf("attach tp_btf %s: %w", ps.AttachTo, needsCaps(err, bpfCaps))
+			}
 		case ebpf.RawTracepoint:
 			tp := strings.TrimPrefix(ps.SectionName, "raw_tracepoint/")
 			lk, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: tp, Program: l.progs[name]})
@@ -340,9 +362,9 @@ func (l *Loader) attach(spec *ebpf.CollectionSpec) error {
 // HookSet returns the hook set the program is attached to.
 func (l *Loader) HookSet() HookSet { return l.set }
 
-// Fallback returns why HooksAuto did not take HooksRaw, or nil when it did
-// or was not asked to choose.
-func (l *Loader) Fallback() error { return l.rawErr }
+// Fallback returns why HooksAuto did not take the cheaper hook sets, or nil
+// when it took the cheapest or was not asked to choose.
+func (l *Loader) Fallback() error { return l.skipped }
 
 // Read blocks until the next event and fills ev with it. It reuses ev's
 // buffers: ev.Data is valid until the next Read into ev, and Read makes no

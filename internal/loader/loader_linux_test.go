@@ -670,6 +670,10 @@ func testClose(t *testing.T, set HookSet) {
 		t.Errorf("HookSet() = %q, want %q", l.HookSet(), set)
 	}
 	switch set {
+	case HooksBTF:
+		if !slices.Equal(hooks, []string{"tp_btf/sys_exit"}) {
+			t.Errorf("Hooks() = %v, want [tp_btf/sys_exit]", hooks)
+		}
 	case HooksRaw:
 		if !slices.Equal(hooks, []string{"raw_tracepoint/sys_exit"}) {
 			t.Errorf("Hooks() = %v, want [raw_tracepoint/sys_exit]", hooks)
@@ -701,7 +705,7 @@ func testClose(t *testing.T, set HookSet) {
 	}
 	// pw_args carries arguments from sys_enter to sys_exit: the raw hook
 	// has no use for it.
-	if want := map[HookSet]int{HooksRaw: 7, HooksSyscalls: 8}[set]; len(mapIDs) != want {
+	if want := map[HookSet]int{HooksBTF: 7, HooksRaw: 7, HooksSyscalls: 8}[set]; len(mapIDs) != want {
 		t.Errorf("programs use %d maps, want the %d named ones, .rodata and .bss", len(mapIDs), want-2)
 	}
 

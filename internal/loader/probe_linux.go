@@ -84,6 +84,12 @@ func hookFeatures(typ ebpf.ProgramType, what string) []feature {
 // kernel lacks, or the first probe that could not tell.
 func probeFeatures() error { return probe(required) }
 
+// probeBTF checks what HooksBTF needs: nothing here. A tracing program
+// cannot be probed without a target (features.HaveProgramType reports a
+// permission error for it), so loading and attaching pw_btf_sys_exit is the
+// probe, and its error says what was missing.
+func probeBTF() error { return nil }
+
 // probeRaw checks what HooksRaw needs.
 func probeRaw() error { return probe(hookFeatures(ebpf.RawTracepoint, "raw tracepoint")) }
 
