@@ -365,8 +365,10 @@ func TestVerdictReachesAggregator(t *testing.T) {
 // BenchmarkLoopbackRequest is the observer's share of one request seen at
 // both ends: two events, one judgement, one record.
 func BenchmarkLoopbackRequest(b *testing.B) {
-	req := []byte("GET /api/v1/items HTTP/1.1\r\nHost: inventory:8080\r\nUser-Agent: wrk\r\n" + tp +
-		"baggage: tenant=acme,region=eu-west-1\r\n\r\n")
+	// The request bench/overhead.sh drives nginx with.
+	req := []byte("GET /api/v1/cart?id=42 HTTP/1.1\r\nHost: propwatch-bench.invalid\r\nUser-Agent: propwatch-bench/1\r\nAccept: */*\r\n" + tp +
+		"tracestate: congo=t61rcWkgMzE,rojo=00f067aa0ba902b7\r\n" +
+		"baggage: tenant.id=acme-corp,session.region=eu-west-1,feature.flags=new-checkout%3Bdark-mode,request.priority=high\r\n\r\n")
 	send := &loader.Event{TGID: clientPID, Sock: 1, Local: clientAddr, Remote: serverAddr, Direction: loader.Egress, Start: true, Len: len(req), Data: req}
 	recv := &loader.Event{TGID: serverPID, Sock: 2, Local: serverAddr, Remote: clientAddr, Direction: loader.Ingress, Start: true, Len: len(req), Data: req}
 	// receiver-only is the kernel's default: one event per request, the
