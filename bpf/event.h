@@ -70,6 +70,12 @@ enum direction {
 	DIR_INGRESS = 1, /* the process received them */
 };
 
+/* What a message was recognised as. */
+enum proto {
+	PROTO_HTTP = 0,  /* an HTTP/1.x request head */
+	PROTO_KAFKA = 1, /* a Kafka frame */
+};
+
 /* Why an event was lost: the index into the pw_lost counters. */
 enum lost_reason {
 	LOST_RINGBUF_FULL = 0, /* bpf_ringbuf_output failed: Go reads too slowly */
@@ -107,9 +113,12 @@ struct event {
 	__u16 lport;     /* local port, host order */
 	__u16 rport;     /* remote port, host order */
 	__u8 direction;  /* enum direction */
-	__u8 start;      /* 1: data begins like an HTTP/1.x request */
+	__u8 start;      /* 1: data begins a message (request head, Kafka frame) */
 	__u8 syscall;    /* enum syscall_id */
-	__u8 _pad[3];
+	__u8 proto;      /* enum proto */
+	__s16 kafka_api_key;     /* Kafka response start: its request's api key; else -1 */
+	__s16 kafka_api_version; /* ... and version; else -1 */
+	__u8 _pad[6];
 	__u8 comm[16];      /* bpf_get_current_comm() */
 	__u8 peer_comm[16]; /* with peer_tgid: that process's command name */
 	__u8 laddr[16];     /* local address, see above */

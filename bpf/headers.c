@@ -2,7 +2,7 @@
 
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * headers.c: propwatch's capture of HTTP/1.x request heads.
+ * headers.c: propwatch's capture of HTTP/1.x request heads and Kafka frames.
  *
  * Where it hooks: the exits of the ten syscalls that move TCP payload,
  * write, writev, sendto, sendmsg, sendmmsg and read, readv, recvfrom,
@@ -28,7 +28,10 @@
  * What it emits: one struct event (event.h) per chunk that starts an
  * HTTP/1.x request (method token and space) or continues a request head
  * still open on that stream, into the pw_events ring buffer, with only the
- * captured bytes after the header. Responses, bodies and other protocols
+ * captured bytes after the header. Kafka: Produce requests, and the
+ * responses to Fetch and Metadata requests (matched by correlation id on
+ * their connection, pw_kreqs), up to kafka_budget bytes a frame, several
+ * events for a syscall that moved more than one holds. Responses, bodies and other protocols
  * are looked at (8 bytes) but never copied out; the one exception is body
  * bytes that share a syscall with the end of their head (the kernel checks
  * only a chunk's last four bytes for "\r\n\r\n": Go finds the end and calls

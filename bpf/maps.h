@@ -18,6 +18,9 @@
 /* Connections (times two directions) with a request head open at once. */
 #define HEADS_MAX_ENTRIES 65536
 
+/* Kafka requests awaiting their response, all connections together. */
+#define KREQS_MAX_ENTRIES 16384
+
 /* Connections whose sending process is remembered for the receiver. */
 #define OWNERS_MAX_ENTRIES 65536
 
@@ -58,7 +61,8 @@ struct head_key {
 /* The state of head_key's stream. */
 enum head_kind {
 	HEAD_OPEN = 1,    /* a request head started and has not ended */
-	HEAD_PENDING = 2, /* a short read/write held back a method prefix ("G") */
+	HEAD_PENDING = 2, /* a short read/write held back a prefix ("G", a Kafka size) */
+	FRAME_OPEN = 3,   /* a Kafka frame started and has budget bytes left to ship */
 };
 
 struct head_state {
@@ -66,9 +70,10 @@ struct head_state {
 	__u64 pending;    /* HEAD_PENDING: the held-back bytes, little-endian */
 	__u32 budget;     /* HEAD_OPEN: bytes the head may still grow by */
 	__u32 tail;       /* HEAD_OPEN: the last four bytes seen, little-endian */
-	__u8 kind;        /* enum head_kind */
+	__u8 kind;        /* enum head_kind, or 0 */
 	__u8 pending_len; /* HEAD_PENDING: number of held-back bytes, 1..7 */
-	__u8 _pad[6];
+	__u8 kafka;       /* 1: Kafka responses are awaited on this stream (pw_kreqs) */
+	__u8 _pad[5];
 };
 
 /*
@@ -82,6 +87,33 @@ struct {
 	__type(key, struct head_key);
 	__type(value, struct head_state);
 } pw_heads SEC(".maps");
+
+/* A Kafka request awaiting its response: the stream that will carry the
+ * response and the request's correlation id (as on the wire). */
+struct kreq_key {
+	__u32 tgid;
+	__u32 fd;
+	__u32 dir;  /* the response's direction */
+	__u32 corr; /* correlation id, big-endian as on the wire */
+};
+
+struct kreq {
+	__s16 api_key;
+	__s16 api_version;
+};
+
+/*
+ * Fetch and Metadata requests seen, so that their responses, which carry
+ * only a size and the correlation id, can be told from any other bytes and
+ * decoded knowing what they answer. LRU: requests whose response never
+ * came age out.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KREQS_MAX_ENTRIES);
+	__type(key, struct kreq_key);
+	__type(value, struct kreq);
+} pw_kreqs SEC(".maps");
 
 /*
  * One end of a TCP connection: the socket's network namespace and its local
@@ -151,6 +183,25 @@ struct work {
 	__u32 tail;       /* head_state.tail before this chunk */
 	__u32 verdict;    /* enum verdict, when known */
 	__u32 known;      /* 1: the peek decided the verdict */
+	__u32 proto;      /* enum proto of the message */
+	__u32 frame;      /* Kafka start: the frame's length, size field included */
+	__s32 api_key;    /* Kafka response start: its request's api key, else -1 */
+	__s32 api_version;
+	__u32 kafka;      /* head_state.kafka before this chunk */
+	__u32 _pad;
+	__u64 id;         /* bpf_get_current_pid_tgid() */
+	__u64 fd;         /* the syscall's file descriptor */
+	__u32 dir;        /* enum direction */
+	__u32 sys;        /* enum syscall_id */
+	__u32 vectored;   /* 1: the chunk is an iovec array */
+	__u32 _pad2;
+	__u64 ship;       /* ship_event: bytes of ev.data to send */
+	__u64 ev_len;     /* ship_event: ev.len */
+	__u32 ev_start;   /* ship_event: ev.start */
+	__u32 _pad3;
+	__u64 split_src;  /* split: user address of the next bytes to ship */
+	__u64 split_n;    /* split: bytes left to ship */
+	__u64 split_rest; /* split: bytes of the chunk past those, not shipped */
 };
 
 /*

@@ -76,6 +76,79 @@ static __always_inline int http_sniff(__u64 word, __u32 n)
 }
 
 /*
+ * Kafka (https://kafka.apache.org/protocol): every message is a frame, an
+ * int32 size and that many bytes, big-endian. A request goes on with int16
+ * api_key, int16 api_version, int32 correlation_id; a response with the
+ * int32 correlation_id of its request.
+ */
+#define KAFKA_API_PRODUCE 0
+#define KAFKA_API_FETCH 1
+#define KAFKA_API_METADATA 3
+/* The sizes taken for a frame: a request header is at least 10 bytes, and
+ * brokers refuse frames over 100 MiB by default (socket.request.max.bytes). */
+#define KAFKA_MIN_FRAME 8
+#define KAFKA_MAX_FRAME (100 << 20)
+/* Highest versions accepted per key (Kafka 4.x has Produce 13, Fetch 17,
+ * Metadata 13); Go judges them again. */
+#define KAFKA_MAX_PRODUCE 13
+#define KAFKA_MAX_FETCH 17
+#define KAFKA_MAX_METADATA 13
+
+/* What the first 8 bytes of a chunk say about Kafka. */
+enum kafka_sniff {
+	KAFKA_NONE = 0,    /* not a request propwatch wants */
+	KAFKA_CAPTURE = 1, /* a Produce request: copy it out */
+	KAFKA_TRACK = 2,   /* a Fetch or Metadata request: remember it for its response */
+};
+
+static __always_inline __u32 be32(__u32 x) { return __builtin_bswap32(x); }
+static __always_inline __u16 be16(__u16 x) { return __builtin_bswap16(x); }
+
+/* The frame size in the first four bytes of word. */
+static __always_inline __u32 kafka_size(__u64 word) { return be32((__u32)word); }
+
+static __always_inline int kafka_size_ok(__u32 size)
+{
+	return size >= KAFKA_MIN_FRAME && size <= KAFKA_MAX_FRAME;
+}
+
+/* kafka_api_key and kafka_api_version read a request's word. */
+static __always_inline __s16 kafka_api_key(__u64 word) { return (__s16)be16((__u16)(word >> 32)); }
+static __always_inline __s16 kafka_api_version(__u64 word) { return (__s16)be16((__u16)(word >> 48)); }
+
+/*
+ * kafka_sniff classifies the first n bytes of a chunk (held in word) as a
+ * Kafka request: eight bytes decide, fewer never do.
+ */
+static __always_inline int kafka_sniff(__u64 word, __u32 n)
+{
+	__s16 key, ver;
+
+	if (n < 8 || !kafka_size_ok(kafka_size(word)) || kafka_size(word) < 10)
+		return KAFKA_NONE;
+	key = kafka_api_key(word);
+	ver = kafka_api_version(word);
+	if (ver < 0)
+		return KAFKA_NONE;
+	if (key == KAFKA_API_PRODUCE && ver <= KAFKA_MAX_PRODUCE)
+		return KAFKA_CAPTURE;
+	if ((key == KAFKA_API_FETCH && ver <= KAFKA_MAX_FETCH) ||
+	    (key == KAFKA_API_METADATA && ver <= KAFKA_MAX_METADATA))
+		return KAFKA_TRACK;
+	return KAFKA_NONE;
+}
+
+/*
+ * kafka_size_prefix reports whether a chunk of n bytes can be a frame's size
+ * read alone: Kafka clients and brokers read the four size bytes first and
+ * the frame after, so the decision waits for the next chunk.
+ */
+static __always_inline int kafka_size_prefix(__u64 word, __u32 n)
+{
+	return n == 4 && kafka_size_ok(kafka_size(word));
+}
+
+/*
  * tail_push appends the n newest bytes (low bytes of fresh) to the last four
  * bytes of a stream, so that a head whose "\r\n\r\n" is split across chunks
  * is still seen to end.

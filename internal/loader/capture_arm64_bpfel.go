@@ -30,29 +30,32 @@ type captureConnKey struct {
 }
 
 type captureEvent struct {
-	_         structs.HostLayout
-	KtimeNs   uint64
-	SockIno   uint64
-	CgroupId  uint64
-	Netns     uint32
-	Pid       uint32
-	Tgid      uint32
-	Fd        uint32
-	PeerTgid  uint32
-	Len       uint32
-	Captured  uint32
-	Family    uint16
-	Lport     uint16
-	Rport     uint16
-	Direction uint8
-	Start     uint8
-	Syscall   uint8
-	Pad       [3]uint8
-	Comm      [16]uint8
-	PeerComm  [16]uint8
-	Laddr     [16]uint8
-	Raddr     [16]uint8
-	Data      [16384]uint8
+	_               structs.HostLayout
+	KtimeNs         uint64
+	SockIno         uint64
+	CgroupId        uint64
+	Netns           uint32
+	Pid             uint32
+	Tgid            uint32
+	Fd              uint32
+	PeerTgid        uint32
+	Len             uint32
+	Captured        uint32
+	Family          uint16
+	Lport           uint16
+	Rport           uint16
+	Direction       uint8
+	Start           uint8
+	Syscall         uint8
+	Proto           uint8
+	KafkaApiKey     int16
+	KafkaApiVersion int16
+	Pad             [6]uint8
+	Comm            [16]uint8
+	PeerComm        [16]uint8
+	Laddr           [16]uint8
+	Raddr           [16]uint8
+	Data            [16384]uint8
 }
 
 type captureHeadKey struct {
@@ -71,7 +74,22 @@ type captureHeadState struct {
 	Tail       uint32
 	Kind       uint8
 	PendingLen uint8
-	Pad        [6]uint8
+	Kafka      uint8
+	Pad        [5]uint8
+}
+
+type captureKreq struct {
+	_          structs.HostLayout
+	ApiKey     int16
+	ApiVersion int16
+}
+
+type captureKreqKey struct {
+	_    structs.HostLayout
+	Tgid uint32
+	Fd   uint32
+	Dir  uint32
+	Corr uint32
 }
 
 type captureLostReason uint32
@@ -108,15 +126,34 @@ type captureScratch struct {
 			Family uint16
 			Pad    [6]uint8
 		}
-		Pending uint64
-		Off     uint64
-		End     uint64
-		Pl      uint32
-		Kind    uint32
-		Budget  uint32
-		Tail    uint32
-		Verdict uint32
-		Known   uint32
+		Pending    uint64
+		Off        uint64
+		End        uint64
+		Pl         uint32
+		Kind       uint32
+		Budget     uint32
+		Tail       uint32
+		Verdict    uint32
+		Known      uint32
+		Proto      uint32
+		Frame      uint32
+		ApiKey     int32
+		ApiVersion int32
+		Kafka      uint32
+		Pad        uint32
+		Id         uint64
+		Fd         uint64
+		Dir        uint32
+		Sys        uint32
+		Vectored   uint32
+		Pad2       uint32
+		Ship       uint64
+		EvLen      uint64
+		EvStart    uint32
+		Pad3       uint32
+		SplitSrc   uint64
+		SplitN     uint64
+		SplitRest  uint64
 	}
 	Ev    captureEvent
 	Slack [16384]uint8
@@ -160,6 +197,7 @@ const (
 	captureMapPwArgs           = "pw_args"
 	captureMapPwEvents         = "pw_events"
 	captureMapPwHeads          = "pw_heads"
+	captureMapPwKreqs          = "pw_kreqs"
 	captureMapPwLost           = "pw_lost"
 	captureMapPwOwners         = "pw_owners"
 	captureMapPwScratch        = "pw_scratch"
@@ -187,6 +225,7 @@ const (
 	captureProgPwSysExit       = "pw_sys_exit"
 	captureVarCaptureBytes     = "capture_bytes"
 	captureVarHeadBudget       = "head_budget"
+	captureVarKafkaBudget      = "kafka_budget"
 	captureVarLastWakeupNs     = "last_wakeup_ns"
 	captureVarLoopbackBoth     = "loopback_both"
 	captureVarSelfTgid         = "self_tgid"
@@ -272,6 +311,7 @@ type captureMapSpecs struct {
 	PwArgs    *ebpf.MapSpec `ebpf:"pw_args"`
 	PwEvents  *ebpf.MapSpec `ebpf:"pw_events"`
 	PwHeads   *ebpf.MapSpec `ebpf:"pw_heads"`
+	PwKreqs   *ebpf.MapSpec `ebpf:"pw_kreqs"`
 	PwLost    *ebpf.MapSpec `ebpf:"pw_lost"`
 	PwOwners  *ebpf.MapSpec `ebpf:"pw_owners"`
 	PwScratch *ebpf.MapSpec `ebpf:"pw_scratch"`
@@ -283,6 +323,7 @@ type captureMapSpecs struct {
 type captureVariableSpecs struct {
 	CaptureBytes     *ebpf.VariableSpec `ebpf:"capture_bytes"`
 	HeadBudget       *ebpf.VariableSpec `ebpf:"head_budget"`
+	KafkaBudget      *ebpf.VariableSpec `ebpf:"kafka_budget"`
 	LastWakeupNs     *ebpf.VariableSpec `ebpf:"last_wakeup_ns"`
 	LoopbackBoth     *ebpf.VariableSpec `ebpf:"loopback_both"`
 	SelfTgid         *ebpf.VariableSpec `ebpf:"self_tgid"`
@@ -318,6 +359,7 @@ type captureMaps struct {
 	PwArgs    *ebpf.Map `ebpf:"pw_args"`
 	PwEvents  *ebpf.Map `ebpf:"pw_events"`
 	PwHeads   *ebpf.Map `ebpf:"pw_heads"`
+	PwKreqs   *ebpf.Map `ebpf:"pw_kreqs"`
 	PwLost    *ebpf.Map `ebpf:"pw_lost"`
 	PwOwners  *ebpf.Map `ebpf:"pw_owners"`
 	PwScratch *ebpf.Map `ebpf:"pw_scratch"`
@@ -328,6 +370,7 @@ func (m *captureMaps) Close() error {
 		m.PwArgs,
 		m.PwEvents,
 		m.PwHeads,
+		m.PwKreqs,
 		m.PwLost,
 		m.PwOwners,
 		m.PwScratch,
@@ -340,6 +383,7 @@ func (m *captureMaps) Close() error {
 type captureVariables struct {
 	CaptureBytes     *ebpf.Variable `ebpf:"capture_bytes"`
 	HeadBudget       *ebpf.Variable `ebpf:"head_budget"`
+	KafkaBudget      *ebpf.Variable `ebpf:"kafka_budget"`
 	LastWakeupNs     *ebpf.Variable `ebpf:"last_wakeup_ns"`
 	LoopbackBoth     *ebpf.Variable `ebpf:"loopback_both"`
 	SelfTgid         *ebpf.Variable `ebpf:"self_tgid"`

@@ -28,10 +28,19 @@ func (d Direction) String() string {
 	return "unknown"
 }
 
-// Event is one chunk of an HTTP/1.x request head as a syscall moved it:
-// either the start of a request (Start) or a continuation of a head that is
-// still open on the same socket and direction. Responses, bodies and other
-// protocols never become events.
+// Event is one chunk of a message as a syscall moved it: either the start
+// of a message (Start) or a continuation of a message still open on the
+// same socket and direction. The messages are HTTP/1.x request heads
+// (Protocol HTTP1) and Kafka frames (Protocol Kafka): Produce requests,
+// Fetch and Metadata responses. HTTP responses, bodies and other protocols
+// never become events.
+//
+// A Kafka frame is shipped up to Config.KafkaCaptureBytes (its int32 size
+// plus 4 bytes, or that cap, whichever is less): its Start event and the
+// continuations after it carry those bytes in order, and a syscall that
+// moved more than one event holds is shipped as several events with the
+// same Sock, Direction and Syscall. Where Data is shorter than Len, bytes
+// of the chunk were not captured: the frame has a gap there.
 //
 // Events are filled by Loader.Read, which reuses the Event's buffers: Data
 // is valid until the next Read into the same Event.
@@ -64,9 +73,16 @@ type Event struct {
 	Local, Remote netip.AddrPort
 	// Direction says whether the process sent or received the bytes.
 	Direction Direction
-	// Start is true when Data begins like an HTTP request: a method token
-	// followed by a space.
+	// Protocol is what the kernel recognised the message as.
+	Protocol Protocol
+	// Start is true when Data begins a message: for HTTP, a method token
+	// followed by a space; for Kafka, a frame's int32 size field.
 	Start bool
+	// KafkaAPIKey and KafkaAPIVersion name the request a Kafka response
+	// answers (the kernel matched it by correlation id on the connection):
+	// set on the Start event of a Kafka response, -1 on every other event.
+	// A Kafka request's own key and version are in its frame.
+	KafkaAPIKey, KafkaAPIVersion int16
 	// Syscall names the syscall: "write", "writev", "sendto", "sendmsg",
 	// "sendmmsg", "read", "readv", "recvfrom", "recvmsg" or "recvmmsg".
 	Syscall string
@@ -107,6 +123,9 @@ type Config struct {
 	// Read: a power of two, at least the page size. Zero means 8 MiB. Events
 	// that find it full are lost and counted (Lost()["ringbuf_full"]).
 	RingBufferBytes int
+	// KafkaCaptureBytes is the most bytes of one Kafka frame shipped,
+	// across its events. Zero means DefaultKafkaCaptureBytes (1 MiB).
+	KafkaCaptureBytes int
 	// Verbose makes load errors carry the whole verifier log instead of its
 	// last lines.
 	Verbose bool
@@ -121,6 +140,25 @@ type Config struct {
 	// tests can see the sending end.
 	//lint:ignore U1000 used by the Linux loader only
 	loopbackBoth bool
+}
+
+// Protocol is the protocol of an Event.
+type Protocol uint8
+
+const (
+	// HTTP1 is an HTTP/1.x request head.
+	HTTP1 Protocol = iota
+	// Kafka is a Kafka frame: a Produce request, or a Fetch or Metadata
+	// response (requests of other API keys are not captured).
+	Kafka
+)
+
+// String returns "http" or "kafka".
+func (p Protocol) String() string {
+	if p == Kafka {
+		return "kafka"
+	}
+	return "http"
 }
 
 // HookSet names the kernel hooks the capture attaches to.
@@ -160,6 +198,10 @@ const (
 	DefaultCaptureBytes = 16384
 	// MinCaptureBytes is the smallest CaptureBytes accepted.
 	MinCaptureBytes = 64
+	// DefaultKafkaCaptureBytes is KafkaCaptureBytes when it is zero.
+	DefaultKafkaCaptureBytes = 1 << 20
+	// MaxKafkaCaptureBytes is the largest KafkaCaptureBytes.
+	MaxKafkaCaptureBytes = 64 << 20
 	// DefaultRingBufferBytes is RingBufferBytes when it is zero.
 	DefaultRingBufferBytes = 8 << 20
 	// HeadBudget is how many bytes a request head may span across the

@@ -250,6 +250,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.CaptureBytes < MinCaptureBytes || cfg.CaptureBytes > DefaultCaptureBytes {
 		return cfg, fmt.Errorf("capture bytes %d: must be between %d and %d", cfg.CaptureBytes, MinCaptureBytes, DefaultCaptureBytes)
 	}
+	if cfg.KafkaCaptureBytes == 0 {
+		cfg.KafkaCaptureBytes = DefaultKafkaCaptureBytes
+	}
+	if cfg.KafkaCaptureBytes < MinCaptureBytes || cfg.KafkaCaptureBytes > MaxKafkaCaptureBytes {
+		return cfg, fmt.Errorf("kafka capture bytes %d: must be between %d and %d", cfg.KafkaCaptureBytes, MinCaptureBytes, MaxKafkaCaptureBytes)
+	}
 	if cfg.RingBufferBytes == 0 {
 		cfg.RingBufferBytes = DefaultRingBufferBytes
 	}
@@ -273,6 +279,7 @@ func configure(spec *ebpf.CollectionSpec, cfg Config) error {
 		captureVarWakeupBytes:  uint32(cfg.RingBufferBytes / 16),
 		captureVarWakeupNs:     uint64(wakeupInterval.Nanoseconds()),
 		captureVarLoopbackBoth: boolU32(cfg.loopbackBoth),
+		captureVarKafkaBudget:  uint32(cfg.KafkaCaptureBytes),
 	} {
 		vs, ok := spec.Variables[name]
 		if !ok {
@@ -421,6 +428,9 @@ func (ev *Event) decode(raw []byte) error {
 	ev.Remote = addrPort(h.Raddr, h.Rport)
 	ev.Direction = Direction(h.Direction)
 	ev.Start = h.Start != 0
+	ev.Protocol = Protocol(h.Proto)
+	ev.KafkaAPIKey = h.KafkaApiKey
+	ev.KafkaAPIVersion = h.KafkaApiVersion
 	ev.Syscall = syscallName(captureSyscallId(h.Syscall))
 	ev.Len = int(h.Len)
 	ev.Data = raw[eventHeaderSize : eventHeaderSize+n : eventHeaderSize+n]

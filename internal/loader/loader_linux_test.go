@@ -705,7 +705,7 @@ func testClose(t *testing.T, set HookSet) {
 	}
 	// pw_args carries arguments from sys_enter to sys_exit: the raw hook
 	// has no use for it.
-	if want := map[HookSet]int{HooksBTF: 7, HooksRaw: 7, HooksSyscalls: 8}[set]; len(mapIDs) != want {
+	if want := map[HookSet]int{HooksBTF: 8, HooksRaw: 8, HooksSyscalls: 9}[set]; len(mapIDs) != want {
 		t.Errorf("programs use %d maps, want the %d named ones, .rodata and .bss", len(mapIDs), want-2)
 	}
 

@@ -26,8 +26,10 @@ func TestDecode(t *testing.T) {
 		KtimeNs: 42, SockIno: 7001, CgroupId: 99, Netns: 4026531840, Pid: 11, Tgid: 10,
 		Len: 300, Captured: 5, Family: 2, Lport: 40000, Rport: 8080,
 		Direction: 1, Start: 1, Syscall: uint8(captureSyscallIdSYS_RECVFROM),
+		Fd: 9, PeerTgid: 12, Proto: 1, KafkaApiKey: 1, KafkaApiVersion: 13,
 	}
 	copy(ce.Comm[:], "curl")
+	copy(ce.PeerComm[:], "kgo")
 	copy(ce.Laddr[:], netip.MustParseAddr("::ffff:127.0.0.1").AsSlice())
 	copy(ce.Raddr[:], netip.MustParseAddr("2001:db8::1").AsSlice())
 	copy(ce.Data[:], "GET /")
@@ -41,8 +43,10 @@ func TestDecode(t *testing.T) {
 		Local:     netip.MustParseAddrPort("127.0.0.1:40000"),
 		Remote:    netip.MustParseAddrPort("[2001:db8::1]:8080"),
 		Direction: Ingress, Start: true, Syscall: "recvfrom", Len: 300,
+		FD: 9, PeerTGID: 12, Protocol: Kafka, KafkaAPIKey: 1, KafkaAPIVersion: 13,
 	}
 	copy(want.Comm[:], "curl")
+	copy(want.PeerComm[:], "kgo")
 	if string(ev.Data) != "GET /" {
 		t.Errorf("Data = %q", ev.Data)
 	}
@@ -59,7 +63,9 @@ func eventsEqual(a, b Event) bool {
 	return a.KtimeNS == b.KtimeNS && a.TGID == b.TGID && a.PID == b.PID && a.Comm == b.Comm &&
 		a.CgroupID == b.CgroupID && a.NetNS == b.NetNS && a.Sock == b.Sock && a.Local == b.Local &&
 		a.Remote == b.Remote && a.Direction == b.Direction && a.Start == b.Start &&
-		a.Syscall == b.Syscall && a.Len == b.Len
+		a.Syscall == b.Syscall && a.Len == b.Len && a.FD == b.FD && a.PeerTGID == b.PeerTGID &&
+		a.PeerComm == b.PeerComm && a.Protocol == b.Protocol && a.KafkaAPIKey == b.KafkaAPIKey &&
+		a.KafkaAPIVersion == b.KafkaAPIVersion
 }
 
 func TestDecodeBadRecords(t *testing.T) {
