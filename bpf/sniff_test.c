@@ -39,3 +39,17 @@ int run_tail_push(struct sniff_args *a)
 {
 	return tail_push(a->tail, a->fresh, a->n);
 }
+
+/* Returns kafka_sniff(word, n). */
+SEC("syscall")
+int run_kafka_sniff(struct sniff_args *a)
+{
+	return kafka_sniff(a->word, a->n);
+}
+
+/* Returns kafka_size_prefix(word, n). */
+SEC("syscall")
+int run_kafka_size_prefix(struct sniff_args *a)
+{
+	return kafka_size_prefix(a->word, a->n);
+}

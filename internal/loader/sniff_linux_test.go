@@ -167,3 +167,104 @@ func TestHeadEndAcrossChunks(t *testing.T) {
 		}
 	}
 }
+
+// goKafkaSniff is the Go reference of the kernel's kafka_sniff: 0 none, 1
+// a Produce request (capture), 2 a Fetch or Metadata request (track).
+func goKafkaSniff(b []byte) uint32 {
+	if len(b) < 8 {
+		return 0
+	}
+	size := binary.BigEndian.Uint32(b)
+	key, ver := int16(binary.BigEndian.Uint16(b[4:])), int16(binary.BigEndian.Uint16(b[6:]))
+	if size < 10 || size > 100<<20 || ver < 0 {
+		return 0
+	}
+	switch {
+	case key == 0 && ver <= 13:
+		return 1
+	case key == 1 && ver <= 17, key == 3 && ver <= 13:
+		return 2
+	}
+	return 0
+}
+
+// goKafkaSizePrefix is the reference of kafka_size_prefix.
+func goKafkaSizePrefix(b []byte) uint32 {
+	if len(b) != 4 {
+		return 0
+	}
+	if size := binary.BigEndian.Uint32(b); size >= 8 && size <= 100<<20 {
+		return 1
+	}
+	return 0
+}
+
+func kafkaKernel(t testing.TB, p *ebpf.Program, b []byte) uint32 {
+	var word [8]byte
+	n := copy(word[:], b)
+	return runSniff(t, p, snifftestSniffArgs{Word: binary.LittleEndian.Uint64(word[:]), N: uint32(n)})
+}
+
+func TestKafkaSniff(t *testing.T) {
+	objs := sniffProgs(t)
+	frame := func(size uint32, key, ver int16) []byte {
+		b := binary.BigEndian.AppendUint32(nil, size)
+		b = binary.BigEndian.AppendUint16(b, uint16(key))
+		return binary.BigEndian.AppendUint16(b, uint16(ver))
+	}
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want uint32
+	}{
+		{"produce v9", frame(300, 0, 9), 1},
+		{"produce v3", frame(300, 0, 3), 1},
+		{"produce v14", frame(300, 0, 14), 0},
+		{"fetch v17", frame(60, 1, 17), 2},
+		{"metadata v12", frame(40, 3, 12), 2},
+		{"api versions", frame(40, 18, 3), 0},
+		{"size too small", frame(9, 0, 9), 0},
+		{"size too large", frame(100<<20+1, 0, 9), 0},
+		{"negative version", frame(300, 0, -1), 0},
+		{"short", frame(300, 0, 9)[:7], 0},
+		{"http", []byte("GET / HT"), 0},
+	} {
+		got, ref := kafkaKernel(t, objs.RunKafkaSniff, tc.in), goKafkaSniff(tc.in)
+		if got != tc.want || ref != tc.want {
+			t.Errorf("%s: kafka_sniff = kernel %d, Go %d, want %d", tc.name, got, ref, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		in   []byte
+		want uint32
+	}{
+		{[]byte{0, 0, 1, 0}, 1},
+		{[]byte{0, 0, 0, 7}, 0},
+		{[]byte{0, 0, 1, 0, 0}, 0},
+		{[]byte{0x7f, 0, 0, 0}, 0},
+	} {
+		if got := kafkaKernel(t, objs.RunKafkaSizePrefix, tc.in); got != tc.want {
+			t.Errorf("kafka_size_prefix(%x) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}
+
+// FuzzKafkaSniff checks the kernel's Kafka sniffers against the Go
+// references.
+func FuzzKafkaSniff(f *testing.F) {
+	f.Add([]byte{0, 0, 1, 0, 0, 0, 0, 9})
+	f.Add([]byte{0, 0, 0, 60, 0, 1, 0, 17})
+	f.Add([]byte{0, 0, 1, 0})
+	objs := sniffProgs(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) > 8 {
+			b = b[:8]
+		}
+		if got, want := kafkaKernel(t, objs.RunKafkaSniff, b), goKafkaSniff(b); got != want {
+			t.Errorf("kafka_sniff(%x): kernel %d, Go %d", b, got, want)
+		}
+		if got, want := kafkaKernel(t, objs.RunKafkaSizePrefix, b), goKafkaSizePrefix(b); got != want {
+			t.Errorf("kafka_size_prefix(%x): kernel %d, Go %d", b, got, want)
+		}
+	})
+}

@@ -26,8 +26,10 @@ type snifftestSniffArgs struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	snifftestProgRunHttpSniff = "run_http_sniff"
-	snifftestProgRunTailPush  = "run_tail_push"
+	snifftestProgRunHttpSniff       = "run_http_sniff"
+	snifftestProgRunKafkaSizePrefix = "run_kafka_size_prefix"
+	snifftestProgRunKafkaSniff      = "run_kafka_sniff"
+	snifftestProgRunTailPush        = "run_tail_push"
 )
 
 // loadSnifftest returns the embedded CollectionSpec for snifftest.
@@ -72,8 +74,10 @@ type snifftestSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type snifftestProgramSpecs struct {
-	RunHttpSniff *ebpf.ProgramSpec `ebpf:"run_http_sniff"`
-	RunTailPush  *ebpf.ProgramSpec `ebpf:"run_tail_push"`
+	RunHttpSniff       *ebpf.ProgramSpec `ebpf:"run_http_sniff"`
+	RunKafkaSizePrefix *ebpf.ProgramSpec `ebpf:"run_kafka_size_prefix"`
+	RunKafkaSniff      *ebpf.ProgramSpec `ebpf:"run_kafka_sniff"`
+	RunTailPush        *ebpf.ProgramSpec `ebpf:"run_tail_push"`
 }
 
 // snifftestMapSpecs contains maps before they are loaded into the kernel.
@@ -124,13 +128,17 @@ type snifftestVariables struct {
 //
 // It can be passed to loadSnifftestObjects or ebpf.CollectionSpec.LoadAndAssign.
 type snifftestPrograms struct {
-	RunHttpSniff *ebpf.Program `ebpf:"run_http_sniff"`
-	RunTailPush  *ebpf.Program `ebpf:"run_tail_push"`
+	RunHttpSniff       *ebpf.Program `ebpf:"run_http_sniff"`
+	RunKafkaSizePrefix *ebpf.Program `ebpf:"run_kafka_size_prefix"`
+	RunKafkaSniff      *ebpf.Program `ebpf:"run_kafka_sniff"`
+	RunTailPush        *ebpf.Program `ebpf:"run_tail_push"`
 }
 
 func (p *snifftestPrograms) Close() error {
 	return _SnifftestClose(
 		p.RunHttpSniff,
+		p.RunKafkaSizePrefix,
+		p.RunKafkaSniff,
 		p.RunTailPush,
 	)
 }
