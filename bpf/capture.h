@@ -768,9 +768,28 @@ __noinline int judge_chunk(void)
 static __always_inline void handle_chunk(__u64 fd, const struct chunk *c, __u8 dir,
 					 __u8 sys, const int vectored)
 {
-	__u32 cpu = bpf_get_smp_processor_id();
-	struct scratch *s = bpf_map_lookup_elem(&pw_scratch, &cpu);
+	struct head_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd, .dir = dir};
+	__u64 want = min_u64(c->total, 8), peek = 0;
+	struct scratch *s;
+	__u32 cpu;
 
+	/*
+	 * The fast way out, for most chunks: a stream with no state whose
+	 * first bytes start nothing. (judge_chunk looks again: this is only
+	 * the filter.)
+	 */
+	if (!bpf_map_lookup_elem(&pw_heads, &key) && c->len0 >= want) {
+		if (want && bpf_probe_read_user(&peek, want, (const void *)c->base0)) {
+			count_lost(LOST_READ_FAILED);
+			return;
+		}
+		if (http_sniff(peek, want) == SNIFF_NONE && kafka_sniff(peek, want) == KAFKA_NONE &&
+		    !kafka_size_prefix(peek, want))
+			return;
+	}
+
+	cpu = bpf_get_smp_processor_id();
+	s = bpf_map_lookup_elem(&pw_scratch, &cpu);
 	if (!s)
 		return;
 	s->w.c = *c;
