@@ -178,17 +178,19 @@ enum verdict {
 	V_CONT = 3,  /* continues the open message */
 	V_TRACK = 4, /* a Kafka Fetch or Metadata request: remembered, not copied */
 	V_REPLY = 5, /* may begin a Kafka response awaited on this stream */
+	V_SKIP = 6,  /* begins an awaited Kafka response that is not copied */
 };
 
 /*
  * verdict decides from the first wn (up to 8) bytes of the message (word)
- * and the stream's state. *proto is set for V_START, V_CONT and V_TRACK.
+ * and the stream's state; reply 0 skips the match against awaited Kafka
+ * responses (done already). *proto is set for V_START, V_CONT and V_TRACK.
  * An open Kafka frame takes every chunk, whatever its bytes; a stream that
  * awaits Kafka responses is matched against them before anything else,
  * because a response's correlation id can read like a request's api key.
  */
 static __always_inline int verdict(__u64 word, __u32 wn, __u32 kind, __u32 kafka,
-				   __u32 *proto)
+				   int reply, __u32 *proto)
 {
 	int hs, ks;
 
@@ -197,14 +199,15 @@ static __always_inline int verdict(__u64 word, __u32 wn, __u32 kind, __u32 kafka
 		*proto = PROTO_KAFKA;
 		return V_CONT;
 	}
-	if (kafka && wn == 8 && kafka_size_ok(kafka_size(word)))
+	if (kafka && reply && wn == 8 && kafka_size_ok(kafka_size(word)))
 		return V_REPLY;
 	hs = http_sniff(word, wn);
 	if (hs == SNIFF_START)
 		return V_START;
 	if (kind == HEAD_OPEN)
 		return V_CONT;
-	ks = kafka_sniff(word, wn);
+	/* A stream that carries Kafka responses carries no requests. */
+	ks = kafka ? KAFKA_NONE : kafka_sniff(word, wn);
 	if (ks != KAFKA_NONE) {
 		*proto = PROTO_KAFKA;
 		return ks == KAFKA_CAPTURE ? V_START : V_TRACK;
@@ -232,6 +235,10 @@ static __always_inline int match_reply(const struct head_key *key, __u64 word,
 	*api_key = r->api_key;
 	*api_version = r->api_version;
 	bpf_map_delete_elem(&pw_kreqs, &k);
+	/* Only Fetch responses (records) and Metadata responses (topic ids)
+	 * are copied out; the others were tracked to be told apart. */
+	if (*api_key != KAFKA_API_FETCH && *api_key != KAFKA_API_METADATA)
+		return V_SKIP;
 	return V_START;
 }
 
@@ -661,7 +668,7 @@ __noinline int judge_chunk(void)
 	if (known) {
 		word = pending | (peek << (pl * 8));
 		wn = pl + n0 > 8 ? 8 : pl + n0;
-		v = verdict(word, wn, kind, kafka, &proto);
+		v = verdict(word, wn, kind, kafka, 1, &proto);
 		if (v == V_DROP) {
 			if (kind)
 				close_stream(&key, kafka);
@@ -683,7 +690,7 @@ __noinline int judge_chunk(void)
 		if (known) {
 			word = peek;
 			wn = n0;
-			v = verdict(word, wn, 0, 0, &proto);
+			v = verdict(word, wn, 0, 0, 1, &proto);
 			if (v == V_DROP)
 				return 0;
 		}
@@ -691,9 +698,14 @@ __noinline int judge_chunk(void)
 	if (known) {
 		if (v == V_REPLY) {
 			v = match_reply(&key, word, &api_key, &api_version);
+			if (v == V_SKIP) {
+				if (kind)
+					close_stream(&key, kafka);
+				return 0;
+			}
 			if (v == V_DROP) {
 				/* Not an awaited response: maybe a request after all. */
-				v = verdict(word, wn, kind, 0, &proto);
+				v = verdict(word, wn, kind, kafka, 0, &proto);
 				if (v == V_DROP) {
 					if (kind)
 						close_stream(&key, kafka);

@@ -88,17 +88,19 @@ static __always_inline int http_sniff(__u64 word, __u32 n)
  * brokers refuse frames over 100 MiB by default (socket.request.max.bytes). */
 #define KAFKA_MIN_FRAME 8
 #define KAFKA_MAX_FRAME (100 << 20)
-/* Highest versions accepted per key (Kafka 4.x has Produce 13, Fetch 17,
- * Metadata 13); Go judges them again. */
+/* Highest Produce version accepted (Kafka 4.x has 13); Go judges it again. */
 #define KAFKA_MAX_PRODUCE 13
-#define KAFKA_MAX_FETCH 17
-#define KAFKA_MAX_METADATA 13
+
+/* Api keys and versions taken for requests at all: Kafka 4.x defines keys
+ * up to about 90 and versions up to 17; a little room for what comes. */
+#define KAFKA_MAX_API_KEY 127
+#define KAFKA_MAX_API_VERSION 31
 
 /* What the first 8 bytes of a chunk say about Kafka. */
 enum kafka_sniff {
-	KAFKA_NONE = 0,    /* not a request propwatch wants */
+	KAFKA_NONE = 0,    /* not a Kafka request */
 	KAFKA_CAPTURE = 1, /* a Produce request: copy it out */
-	KAFKA_TRACK = 2,   /* a Fetch or Metadata request: remember it for its response */
+	KAFKA_TRACK = 2,   /* any other request: remember it, to know its response */
 };
 
 static __always_inline __u32 be32(__u32 x) { return __builtin_bswap32(x); }
@@ -118,7 +120,11 @@ static __always_inline __s16 kafka_api_version(__u64 word) { return (__s16)be16(
 
 /*
  * kafka_sniff classifies the first n bytes of a chunk (held in word) as a
- * Kafka request: eight bytes decide, fewer never do.
+ * Kafka request: eight bytes decide, fewer never do. Every request but a
+ * Produce is tracked, not only those whose responses are copied (Fetch,
+ * Metadata): tracking marks the other direction as a response stream, on
+ * which requests are never sniffed, because a response's correlation id
+ * can read like a request's api key and version (id 5: Produce v5).
  */
 static __always_inline int kafka_sniff(__u64 word, __u32 n)
 {
@@ -128,14 +134,11 @@ static __always_inline int kafka_sniff(__u64 word, __u32 n)
 		return KAFKA_NONE;
 	key = kafka_api_key(word);
 	ver = kafka_api_version(word);
-	if (ver < 0)
+	if (key < 0 || key > KAFKA_MAX_API_KEY || ver < 0 || ver > KAFKA_MAX_API_VERSION)
 		return KAFKA_NONE;
-	if (key == KAFKA_API_PRODUCE && ver <= KAFKA_MAX_PRODUCE)
-		return KAFKA_CAPTURE;
-	if ((key == KAFKA_API_FETCH && ver <= KAFKA_MAX_FETCH) ||
-	    (key == KAFKA_API_METADATA && ver <= KAFKA_MAX_METADATA))
-		return KAFKA_TRACK;
-	return KAFKA_NONE;
+	if (key == KAFKA_API_PRODUCE)
+		return ver <= KAFKA_MAX_PRODUCE ? KAFKA_CAPTURE : KAFKA_NONE;
+	return KAFKA_TRACK;
 }
 
 /*

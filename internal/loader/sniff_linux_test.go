@@ -169,23 +169,23 @@ func TestHeadEndAcrossChunks(t *testing.T) {
 }
 
 // goKafkaSniff is the Go reference of the kernel's kafka_sniff: 0 none, 1
-// a Produce request (capture), 2 a Fetch or Metadata request (track).
+// a Produce request (capture), 2 any other request (track).
 func goKafkaSniff(b []byte) uint32 {
 	if len(b) < 8 {
 		return 0
 	}
 	size := binary.BigEndian.Uint32(b)
 	key, ver := int16(binary.BigEndian.Uint16(b[4:])), int16(binary.BigEndian.Uint16(b[6:]))
-	if size < 10 || size > 100<<20 || ver < 0 {
+	if size < 10 || size > 100<<20 || key < 0 || key > 127 || ver < 0 || ver > 31 {
 		return 0
 	}
-	switch {
-	case key == 0 && ver <= 13:
-		return 1
-	case key == 1 && ver <= 17, key == 3 && ver <= 13:
-		return 2
+	if key == 0 {
+		if ver <= 13 {
+			return 1
+		}
+		return 0
 	}
-	return 0
+	return 2
 }
 
 // goKafkaSizePrefix is the reference of kafka_size_prefix.
@@ -222,7 +222,9 @@ func TestKafkaSniff(t *testing.T) {
 		{"produce v14", frame(300, 0, 14), 0},
 		{"fetch v17", frame(60, 1, 17), 2},
 		{"metadata v12", frame(40, 3, 12), 2},
-		{"api versions", frame(40, 18, 3), 0},
+		{"api versions", frame(40, 18, 3), 2},
+		{"api key 128", frame(40, 128, 0), 0},
+		{"version 32", frame(40, 1, 32), 0},
 		{"size too small", frame(9, 0, 9), 0},
 		{"size too large", frame(100<<20+1, 0, 9), 0},
 		{"negative version", frame(300, 0, -1), 0},
