@@ -10,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/propwatch/propwatch/internal/observe"
 	"github.com/propwatch/propwatch/internal/parse"
 	"github.com/propwatch/propwatch/internal/parse/formats"
 	"github.com/propwatch/propwatch/internal/parse/http1"
+	"github.com/propwatch/propwatch/internal/parse/kafka"
 	"github.com/propwatch/propwatch/internal/parse/reason"
 	"github.com/propwatch/propwatch/internal/parse/w3c"
 )
@@ -261,6 +263,9 @@ func TestReadmeListsEveryCode(t *testing.T) {
 	all = append(all, formats.Codes()...)
 	all = append(all, parse.TraceIDMismatch, parse.TraceStateOrphan, parse.ContextFieldCut,
 		http1.Truncated, http1.ObsFold, http1.InvalidField, http1.TooManyFields)
+	// The Kafka coverage-gap codes: the decoder's and the observer's.
+	all = append(all, kafka.Codes()...)
+	all = append(all, observe.GapReassemblyFull)
 	for _, c := range all {
 		field, defect, _ := strings.Cut(string(c), ".")
 		if !strings.Contains(rows[field+"."], "`"+defect+"`") {

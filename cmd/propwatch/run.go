@@ -32,6 +32,8 @@ type runFlags struct {
 	maxPairs     int
 	captureBytes int
 	ringBytes    int
+	kafkaCapture int
+	kafkaMemory  int
 	interval     time.Duration
 	quiet        bool
 	verbose      bool
@@ -61,9 +63,11 @@ func newRunCmd() *cobra.Command {
 	fl.IntVar(&f.maxPairs, "max-pairs", 1000, "service pairs tracked before new pairs fold into one (overflow) pair")
 	fl.IntVar(&f.captureBytes, "capture-bytes", loader.DefaultCaptureBytes, "bytes of each request chunk copied from the kernel (64 to 16384)")
 	fl.IntVar(&f.ringBytes, "ringbuf-bytes", loader.DefaultRingBufferBytes, "size of the kernel ring buffer (a power of two)")
+	fl.IntVar(&f.kafkaCapture, "kafka-capture-bytes", loader.DefaultKafkaCaptureBytes, fmt.Sprintf("bytes of each Kafka frame (Produce request, Fetch response) captured and decoded, at most %d; the rest of a longer frame is a coverage gap", loader.MaxKafkaCaptureBytes))
+	fl.IntVar(&f.kafkaMemory, "kafka-memory", observe.DefaultKafkaMemory, "bytes the Kafka frames in reassembly may hold at once (at least --kafka-capture-bytes); a frame past it is judged on its first chunk")
 	fl.DurationVar(&f.interval, "interval", 2*time.Second, "refresh period of the live view")
 	fl.BoolVar(&f.quiet, "quiet", false, "no live view")
-	fl.StringVar(&f.hooks, "hooks", string(loader.HooksAuto), "kernel hooks: auto (raw when the kernel has it), raw (one raw tracepoint at every syscall exit) or syscalls (the syscall tracepoints, which work everywhere)")
+	fl.StringVar(&f.hooks, "hooks", string(loader.HooksAuto), "kernel hooks: auto (the first of btf, raw, syscalls that loads), btf (tp_btf sys_exit), raw (raw tracepoint sys_exit) or syscalls (the syscall tracepoints, which work everywhere)")
 	fl.BoolVar(&f.verbose, "verbose", false, "full verifier log on load errors, and debug logging")
 	return withCPUProfile(cmd)
 }
@@ -71,6 +75,12 @@ func newRunCmd() *cobra.Command {
 func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error {
 	if f.limits.MaxBytes <= 0 || f.limits.MaxMembers <= 0 || f.limits.AtRiskBytes <= 0 || f.maxPairs <= 0 || f.interval <= 0 {
 		return &exitError{code: exitUsage, msg: "limits, --max-pairs and --interval must be positive"}
+	}
+	if f.kafkaCapture < loader.MinCaptureBytes || f.kafkaCapture > loader.MaxKafkaCaptureBytes {
+		return &exitError{code: exitUsage, msg: fmt.Sprintf("--kafka-capture-bytes must be %d to %d", loader.MinCaptureBytes, loader.MaxKafkaCaptureBytes)}
+	}
+	if f.kafkaMemory < f.kafkaCapture {
+		return &exitError{code: exitUsage, msg: "--kafka-memory must be at least --kafka-capture-bytes"}
 	}
 	level := slog.LevelInfo
 	if f.verbose {
@@ -94,7 +104,7 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 		return &exitError{code: exitUsage, msg: err.Error()}
 	}
 	started := time.Now()
-	l, err := loader.Open(loader.Config{CaptureBytes: f.captureBytes, RingBufferBytes: f.ringBytes, Verbose: f.verbose, Hooks: hooks})
+	l, err := loader.Open(loader.Config{CaptureBytes: f.captureBytes, RingBufferBytes: f.ringBytes, KafkaCaptureBytes: f.kafkaCapture, Verbose: f.verbose, Hooks: hooks})
 	if err != nil {
 		return &exitError{code: exitProblem, msg: err.Error()}
 	}
@@ -118,6 +128,9 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 		Local:      local,
 		HeadDone:   l.HeadDone,
 		Owner:      l.Owner,
+
+		KafkaMaxFrame: f.kafkaCapture,
+		KafkaMemory:   f.kafkaMemory,
 	})
 
 	var srv *http.Server

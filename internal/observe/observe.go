@@ -2,7 +2,9 @@
 // pair. It reassembles request heads split across syscalls, splits
 // pipelined requests, judges each head with the parse engine, counts a
 // request seen at both ends on this host once, names both ends, and
-// records the verdict in a report.Aggregator.
+// records the verdict in a report.Aggregator. Kafka frames (kafka.go) take
+// the same way: each record of a Produce request or Fetch response is one
+// request of the pair producer → topic or topic → consumer.
 //
 // Data flows one way: loader events in, report records out. Nothing here
 // keeps a header value beyond the head being reassembled.
@@ -22,6 +24,7 @@ import (
 	"github.com/propwatch/propwatch/internal/loader"
 	"github.com/propwatch/propwatch/internal/parse"
 	"github.com/propwatch/propwatch/internal/parse/http1"
+	"github.com/propwatch/propwatch/internal/parse/kafka"
 	"github.com/propwatch/propwatch/internal/parse/pii"
 	"github.com/propwatch/propwatch/internal/report"
 )
@@ -39,7 +42,8 @@ const (
 	FailEvicted = "conn.evicted"
 )
 
-// Protocol is the pair protocol of everything this package records.
+// Protocol is the pair protocol of HTTP requests (ProtocolKafka is
+// Kafka's).
 const Protocol = "http"
 
 // Config tunes an Observer. Aggregator is required; the rest have defaults.
@@ -77,6 +81,28 @@ type Config struct {
 	// both ends, so they must be matched and counted once here. By default
 	// it emits only the receiving end, and nothing needs matching.
 	LoopbackBothEnds bool
+
+	// KafkaMaxFrame is the most bytes of one Kafka frame the capture ships
+	// (loader.Config.KafkaCaptureBytes): a frame is whole once it has its
+	// size plus 4 bytes or this many. A longer frame is judged up to it
+	// and the rest is a kafka.frame_limit gap. loader.DefaultKafkaCaptureBytes
+	// when zero.
+	KafkaMaxFrame int
+	// KafkaMaxFrames caps the Kafka frames in reassembly at once. 1024 when
+	// zero.
+	KafkaMaxFrames int
+	// KafkaMemory caps the bytes the Kafka frames in reassembly may hold
+	// (each reserves its expected length when it starts). A frame that
+	// finds either cap reached is judged on its first chunk alone, and
+	// the rest of it is a kafka.reassembly_full gap. 64 MiB when zero;
+	// it is at least KafkaMaxFrame.
+	KafkaMemory int
+	// KafkaLimits bounds the decoder's decompression and records per
+	// frame; its MaxFrame is KafkaMaxFrame.
+	KafkaLimits kafka.Limits
+	// TopicIDs maps Kafka topic ids to names, learnt from Metadata
+	// responses; the Observer makes its own when nil.
+	TopicIDs *kafka.TopicIDs
 }
 
 // Observer consumes events. Handle, Tick and Flush may be called from
@@ -97,6 +123,8 @@ type Observer struct {
 	names    map[uint32]nameEntry
 	seed     maphash.Seed
 	removing bool
+
+	kafka kafkaState
 }
 
 type streamKey struct {
@@ -142,6 +170,7 @@ func New(cfg Config) *Observer {
 	o.streams, _ = simplelru.NewLRU[streamKey, *stream](cfg.MaxStreams, o.onEvict)
 	o.dedupe.init(cfg.MaxQueued)
 	o.queue.init(cfg.MaxQueued)
+	o.initKafka()
 	return o
 }
 
@@ -157,6 +186,10 @@ func (o *Observer) Handle(ev *loader.Event, now time.Time) {
 	// Name the process now, while it surely runs: a short-lived client is
 	// often gone by the time its requests are named.
 	o.service(ev.TGID, ev.Comm[:], now)
+	if ev.Protocol == loader.Kafka {
+		o.kafkaEvent(ev, now)
+		return
+	}
 
 	key := streamKey{ev.Sock, ev.Direction}
 	st, pending := o.streams.Peek(key)
@@ -332,14 +365,17 @@ func (o *Observer) Tick(now time.Time) {
 		o.streams.RemoveOldest()
 		o.removing = false
 	}
+	o.kafkaExpire(now)
 	o.dedupe.expire(now)
 }
 
-// Flush names every queued request and counts every head still in
-// reassembly as incomplete. Call it once capture has stopped.
+// Flush names every queued request, counts every head still in
+// reassembly as incomplete, and judges every Kafka frame still in
+// reassembly as cut. Call it once capture has stopped.
 func (o *Observer) Flush() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.kafkaFlush()
 	for r := o.queue.pop(); r != nil; r = o.queue.pop() {
 		o.name(r)
 	}
@@ -371,19 +407,9 @@ func (o *Observer) name(r *record) {
 // the address. A client peer is named by its address without the port,
 // which is ephemeral and would make every connection a pair of its own.
 func (o *Observer) peer(r *record, queued time.Time) string {
-	if r.peerTGID != 0 {
-		return o.service(r.peerTGID, r.peerComm[:], queued)
-	}
 	local, remote := r.local.unpack(), r.remote.unpack()
-	if owner, ok := o.cfg.Owners.Peer(r.netns, local, remote); ok {
-		return o.service(owner.TGID, owner.Comm[:], queued)
-	}
-	if o.cfg.Owner != nil && remote.Addr().IsLoopback() {
-		// The sender's end as the kernel keys it: its local address is
-		// this end's remote one.
-		if tgid, comm, ok := o.cfg.Owner(r.netns, remote, local); ok {
-			return o.service(tgid, comm[:], queued)
-		}
+	if name, ok := o.localPeer(r.netns, r.peerTGID, &r.peerComm, local, remote, queued); ok {
+		return name
 	}
 	var buf [64]byte
 	if r.dir == loader.Egress {
@@ -396,6 +422,27 @@ func (o *Observer) peer(r *record, queued time.Time) string {
 		return o.intern.get(remote.AppendTo(buf[:0]))
 	}
 	return o.intern.get(remote.Addr().AppendTo(buf[:0]))
+}
+
+// localPeer names the local process at the other end of a connection, if
+// one is known: the one the event named (PeerTGID), else the owner of that
+// end seen in an earlier event, else the one Config.Owner finds for a
+// loopback sender.
+func (o *Observer) localPeer(netns, peerTGID uint32, peerComm *[16]byte, local, remote netip.AddrPort, now time.Time) (string, bool) {
+	if peerTGID != 0 {
+		return o.service(peerTGID, peerComm[:], now), true
+	}
+	if owner, ok := o.cfg.Owners.Peer(netns, local, remote); ok {
+		return o.service(owner.TGID, owner.Comm[:], now), true
+	}
+	if o.cfg.Owner != nil && remote.Addr().IsLoopback() {
+		// The sender's end as the kernel keys it: its local address is
+		// this end's remote one.
+		if tgid, comm, ok := o.cfg.Owner(netns, remote, local); ok {
+			return o.service(tgid, comm[:], now), true
+		}
+	}
+	return "", false
 }
 
 // hostOnly strips the port from a Host header value.

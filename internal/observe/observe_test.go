@@ -47,6 +47,13 @@ type doneCall struct {
 
 func newFixture(t *testing.T, mod func(*Config)) *fixture {
 	t.Helper()
+	return newFixtureIn(t, procRoot(t), mod)
+}
+
+// procRoot makes a /proc with the environments of the client and server
+// processes.
+func procRoot(t testing.TB) string {
+	t.Helper()
 	root := t.TempDir()
 	for pid, env := range map[int]string{clientPID: "OTEL_SERVICE_NAME=checkout\x00", serverPID: "OTEL_RESOURCE_ATTRIBUTES=service.name=inventory\x00"} {
 		dir := filepath.Join(root, fmt.Sprint(pid))
@@ -57,6 +64,11 @@ func newFixture(t *testing.T, mod func(*Config)) *fixture {
 			t.Fatal(err)
 		}
 	}
+	return root
+}
+
+// newFixtureIn is newFixture with a /proc made by procRoot.
+func newFixtureIn(t *testing.T, root string, mod func(*Config)) *fixture {
 	f := &fixture{t: t, agg: report.NewAggregator(report.AggregatorConfig{}), now: time.Unix(1000, 0)}
 	cfg := Config{
 		Aggregator: f.agg,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/propwatch/propwatch/internal/parse"
 	"github.com/propwatch/propwatch/internal/parse/pii"
+	"github.com/propwatch/propwatch/internal/parse/reason"
 )
 
 // PairKey identifies a service pair: who sent the requests, who received
@@ -85,6 +86,7 @@ type pairCounters struct {
 	c        counts
 	invalid  []codeCount
 	defects  []codeCount
+	gaps     []codeCount
 }
 
 // counts are the fixed-size counters of a pair: a plain value, so that
@@ -97,6 +99,9 @@ type counts struct {
 	baggage                    Histogram
 	pii                        [len(parse.Verdict{}.PII)]uint64
 	formats                    [numFormatBits]uint64
+	// gapRecords adds up the records of coverage gaps whose count was
+	// known.
+	gapRecords uint64
 }
 
 // NewAggregator returns an empty Aggregator configured by cfg.
@@ -167,6 +172,29 @@ func (a *Aggregator) Record(k PairKey, v *parse.Verdict) {
 	}
 	if v.Truncated {
 		c.truncated++
+	}
+	a.mu.Unlock()
+}
+
+// Gap counts one coverage gap of pair k: input of the pair that was seen
+// on the wire but could not be read (a Kafka batch cut by the capture, a
+// codec error, an unknown topic id), by the code that says why. records
+// is how many records (requests) the gap hid, negative when unknown. A gap
+// is never a request and never counts as missing context: it says that
+// the pair's counts are a lower bound.
+func (a *Aggregator) Gap(k PairKey, code reason.Code, records int64) {
+	a.mu.Lock()
+	p := a.lookup(k)
+	if p.overflow {
+		a.folded.add(k)
+	}
+	c := string(code)
+	if c == "" {
+		c = ReasonUnknown
+	}
+	p.gaps = addCode(p.gaps, c)
+	if records > 0 {
+		p.c.gapRecords += uint64(records)
 	}
 	a.mu.Unlock()
 }
@@ -318,10 +346,26 @@ type PairStats struct {
 	Formats map[string]uint64
 	// Truncated counts request heads cut by the capture.
 	Truncated uint64
+	// CoverageGaps counts, by reason code, the input of this pair that was
+	// seen but could not be read (see Aggregator.Gap); nil when there was
+	// none. Gaps are not requests.
+	CoverageGaps map[string]uint64
+	// GapRecords adds up the records the gaps hid, where their count was
+	// known.
+	GapRecords uint64
 }
 
 // Key returns the pair's key.
 func (p *PairStats) Key() PairKey { return PairKey{p.Source, p.Destination, p.Protocol} }
+
+// GapTotal is the number of coverage gaps of all reasons.
+func (p *PairStats) GapTotal() uint64 {
+	var n uint64
+	for _, c := range p.CoverageGaps {
+		n += c
+	}
+	return n
+}
 
 // PIITotal is the number of PII findings of all kinds.
 func (p *PairStats) PIITotal() uint64 {
@@ -335,9 +379,9 @@ func (p *PairStats) PIITotal() uint64 {
 // frozenPair is a pair copied under the lock; maps are built from it after
 // the lock is released, so Record waits only for plain copies.
 type frozenPair struct {
-	key              PairKey
-	c                counts
-	invalid, defects []codeCount
+	key                    PairKey
+	c                      counts
+	invalid, defects, gaps []codeCount
 }
 
 // Snapshot returns a deep, consistent copy of the counts.
@@ -346,7 +390,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 	frozen := make([]frozenPair, len(a.order))
 	ncodes := 0
 	for _, p := range a.order {
-		ncodes += len(p.invalid) + len(p.defects)
+		ncodes += len(p.invalid) + len(p.defects) + len(p.gaps)
 	}
 	codes := make([]codeCount, 0, ncodes)
 	for i, p := range a.order {
@@ -358,6 +402,9 @@ func (a *Aggregator) Snapshot() Snapshot {
 		n = len(codes)
 		codes = append(codes, p.defects...)
 		f.defects = codes[n:len(codes):len(codes)]
+		n = len(codes)
+		codes = append(codes, p.gaps...)
+		f.gaps = codes[n:len(codes):len(codes)]
 	}
 	s := Snapshot{
 		FoldedPairs:    a.folded.count(),
@@ -390,6 +437,10 @@ func (f *frozenPair) stats() PairStats {
 		SuspectKeys:     c.suspect,
 		Formats:         make(map[string]uint64, 2),
 		Truncated:       c.truncated,
+		GapRecords:      c.gapRecords,
+	}
+	if len(f.gaps) > 0 {
+		ps.CoverageGaps = codeMap(f.gaps)
 	}
 	for _, k := range pii.AllKinds() {
 		ps.PIIByKind[k.String()] = c.pii[k]

@@ -27,17 +27,21 @@ type Live struct {
 	started    time.Time
 	// cols, rows override the terminal's size when set (SetSize).
 	cols, rows int
-	// last holds each pair's request count at the previous plain render,
-	// so that only pairs that changed get a line.
-	last map[PairKey]uint64
+	// last holds each pair's request and gap counts at the previous plain
+	// render, so that only pairs that changed get a line.
+	last map[PairKey]liveCounts
 	buf  bytes.Buffer
 }
 
 // NewLive returns a Live writing to w. isTerminal chooses the table (see
 // IsTerminal); started is when observation began, for the uptime.
 func NewLive(w io.Writer, isTerminal bool, started time.Time) *Live {
-	return &Live{w: w, isTerminal: isTerminal, started: started, last: map[PairKey]uint64{}}
+	return &Live{w: w, isTerminal: isTerminal, started: started, last: map[PairKey]liveCounts{}}
 }
+
+// liveCounts are the counts of a pair that tell whether it changed: every
+// other count moves with one of them.
+type liveCounts struct{ requests, gaps uint64 }
 
 // IsTerminal reports whether w is a terminal, which NewLive's isTerminal
 // should say.
@@ -112,7 +116,7 @@ func (l *Live) table(s Snapshot, lost map[string]uint64, now time.Time) {
 
 	// fmt pads %s by runes, which is what the terminal shows for the
 	// names sanitizing leaves (wide CJK runes aside).
-	const fixed = 1 + 6 + 4*(1+10) + 2*(1+8) + 1
+	const fixed = 1 + 6 + 4*(1+10) + 3*(1+8) + 1
 	width := utf8.RuneCountInString(pairHeader)
 	for i := range pairs {
 		width = max(width, utf8.RuneCountInString(pairName(&pairs[i])))
@@ -128,13 +132,13 @@ func (l *Live) table(s Snapshot, lost map[string]uint64, now time.Time) {
 		l.line(h, cols)
 	}
 	l.line("", cols)
-	l.line(fmt.Sprintf("%-*s %-6s %10s %10s %10s %10s %8s %8s", width,
-		pairHeader, "PROTO", "REQS", "MISSING %", "INVALID %", "OVERSIZED", "PII", "TRUNC"), cols)
+	l.line(fmt.Sprintf("%-*s %-6s %10s %10s %10s %10s %8s %8s %8s", width,
+		pairHeader, "PROTO", "REQS", "MISSING %", "INVALID %", "OVERSIZED", "PII", "TRUNC", "GAPS"), cols)
 	for i := range pairs {
 		p := &pairs[i]
-		l.line(fmt.Sprintf("%-*s %-6s %10d %10s %10s %10d %8d %8d", width,
+		l.line(fmt.Sprintf("%-*s %-6s %10d %10s %10s %10d %8d %8d %8d", width,
 			pairCell(p, width), cut(p.Protocol, 6), p.Requests, pct(p.MissingContext, p.Requests),
-			pct(p.InvalidContext, p.Requests), p.OversizedBaggage, p.PIITotal(), p.Truncated), cols)
+			pct(p.InvalidContext, p.Requests), p.OversizedBaggage, p.PIITotal(), p.Truncated, p.GapTotal()), cols)
 	}
 	if more > 0 {
 		l.line(fmt.Sprintf("… %d more pairs", more), cols)
@@ -155,9 +159,10 @@ func (l *Live) line(s string, cols int) {
 
 // summaryParts are the pieces of the table's header line.
 func summaryParts(s Snapshot, lost map[string]uint64, uptime time.Duration) []string {
-	var reqs uint64
+	var reqs, gaps uint64
 	for i := range s.Pairs {
 		reqs += s.Pairs[i].Requests
+		gaps += s.Pairs[i].GapTotal()
 	}
 	pairs := fmt.Sprintf("pairs %d", len(s.Pairs))
 	if s.FoldedPairs > 0 {
@@ -165,6 +170,7 @@ func summaryParts(s Snapshot, lost map[string]uint64, uptime time.Duration) []st
 	}
 	return []string{
 		"propwatch", "up " + uptime.Round(time.Second).String(), fmt.Sprintf("requests %d", reqs), pairs,
+		fmt.Sprintf("coverage gaps %d", gaps),
 		countsText("lost events", lost), countsText("parse failures", s.ParseFailures),
 	}
 }
@@ -302,30 +308,32 @@ func cut(s string, n int) string {
 func (l *Live) lines(s Snapshot, lost map[string]uint64, now time.Time) {
 	b := &l.buf
 	ts := now.UTC().Format(time.RFC3339)
-	var reqs uint64
+	var reqs, gaps uint64
 	for i := range s.Pairs {
 		reqs += s.Pairs[i].Requests
+		gaps += s.Pairs[i].GapTotal()
 	}
-	fmt.Fprintf(b, "time=%s kind=summary uptime=%s requests=%d pairs=%d folded_pairs=%d",
-		ts, now.Sub(l.started).Round(time.Second), reqs, len(s.Pairs), s.FoldedPairs)
+	fmt.Fprintf(b, "time=%s kind=summary uptime=%s requests=%d pairs=%d folded_pairs=%d coverage_gaps=%d",
+		ts, now.Sub(l.started).Round(time.Second), reqs, len(s.Pairs), s.FoldedPairs, gaps)
 	writeKV(b, "lost_events", lost)
 	writeKV(b, "parse_failures", s.ParseFailures)
 	b.WriteByte('\n')
 
-	seen := make(map[PairKey]uint64, len(s.Pairs))
+	seen := make(map[PairKey]liveCounts, len(s.Pairs))
 	for i := range s.Pairs {
 		p := &s.Pairs[i]
 		k := p.Key()
-		seen[k] = p.Requests
+		cur := liveCounts{p.Requests, p.GapTotal()}
+		seen[k] = cur
 		prev, ok := l.last[k]
-		if ok && prev == p.Requests {
-			continue // every count moves with Requests: nothing changed
+		if ok && prev == cur {
+			continue // every count moves with these: nothing changed
 		}
 		fmt.Fprintf(b, "time=%s kind=pair source=%s destination=%s protocol=%s requests=%d new_requests=%d"+
-			" missing=%d missing_pct=%s invalid=%d invalid_pct=%s oversized=%d at_risk=%d pii=%d suspect_keys=%d truncated=%d\n",
-			ts, logValue(p.Source), logValue(p.Destination), logValue(p.Protocol), p.Requests, p.Requests-prev,
+			" missing=%d missing_pct=%s invalid=%d invalid_pct=%s oversized=%d at_risk=%d pii=%d suspect_keys=%d truncated=%d coverage_gaps=%d\n",
+			ts, logValue(p.Source), logValue(p.Destination), logValue(p.Protocol), p.Requests, p.Requests-prev.requests,
 			p.MissingContext, pct(p.MissingContext, p.Requests), p.InvalidContext, pct(p.InvalidContext, p.Requests),
-			p.OversizedBaggage, p.AtRiskBaggage, p.PIITotal(), p.SuspectKeys, p.Truncated)
+			p.OversizedBaggage, p.AtRiskBaggage, p.PIITotal(), p.SuspectKeys, p.Truncated, cur.gaps)
 	}
 	l.last = seen
 }

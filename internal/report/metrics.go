@@ -44,6 +44,11 @@ var (
 		"format")
 	descTruncated = pairDesc("propwatch_truncated_heads_total",
 		"Requests whose header block was cut by the capture before its end; what followed the cut was not judged.")
+	descGaps = pairDesc("propwatch_coverage_gaps_total",
+		"Input of the pair seen on the wire but not read (a Kafka batch cut by the capture, a codec error, an unknown topic id, ...), by reason. Gaps are not requests and never count as missing context: while this grows, the pair's counts are a lower bound.",
+		"reason")
+	descGapRecords = pairDesc("propwatch_coverage_gap_records_total",
+		"Records (requests) hidden by the pair's coverage gaps, where their number was known.")
 	descLost = prometheus.NewDesc("propwatch_events_lost_total",
 		"Capture events dropped before propwatch could read them, by reason. While this grows, every other count is a lower bound.",
 		[]string{"reason"}, nil)
@@ -57,7 +62,7 @@ var (
 
 var allDescs = []*prometheus.Desc{
 	descRequests, descMissing, descInvalid, descDefects, descOversized, descAtRisk, descBaggage,
-	descPII, descSuspect, descFormats, descTruncated, descLost, descFailures, descFolded,
+	descPII, descSuspect, descFormats, descTruncated, descGaps, descGapRecords, descLost, descFailures, descFolded,
 }
 
 // collector builds const metrics from a Snapshot at each scrape, so that
@@ -73,8 +78,9 @@ type collector struct {
 // Every pair gets its request, context, baggage, suspect-key and truncation
 // counters and one PII counter per kind, zero or not, so that an alert on
 // the first PII finding of a pair fires (increase() ignores a series' first
-// sample). Codes, formats and the baggage histogram appear once they have
-// something to count: their label sets are larger and mostly empty.
+// sample). Codes, formats, coverage gaps and the baggage histogram appear
+// once they have something to count: their label sets are larger and
+// mostly empty.
 func NewCollector(a *Aggregator, lost func() map[string]uint64) prometheus.Collector {
 	return &collector{a: a, lost: lost}
 }
@@ -132,6 +138,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(descFormats, n, src, dst, proto, f)
 		}
 		counter(descTruncated, p.Truncated, src, dst, proto)
+		for code, n := range p.CoverageGaps {
+			counter(descGaps, n, src, dst, proto, code)
+		}
+		if len(p.CoverageGaps) > 0 {
+			counter(descGapRecords, p.GapRecords, src, dst, proto)
+		}
 	}
 	if c.lost != nil {
 		for r, n := range sanitizeCounts(c.lost()) {

@@ -59,6 +59,11 @@ type ReportPair struct {
 	SuspectKeys      uint64            `json:"suspect_keys"`
 	Formats          map[string]uint64 `json:"formats"`
 	Truncated        uint64            `json:"truncated"`
+	// CoverageGaps and CoverageGapRecords are absent when the pair had no
+	// gap (every HTTP pair): they were added to v1 without breaking
+	// readers.
+	CoverageGaps       map[string]uint64 `json:"coverage_gaps,omitempty"`
+	CoverageGapRecords uint64            `json:"coverage_gap_records,omitempty"`
 }
 
 // ReportHistogram is a histogram as reports print it.
@@ -142,7 +147,7 @@ func NewReport(host string, started, ended time.Time, s Snapshot, lost map[strin
 }
 
 func reportPair(p *PairStats) ReportPair {
-	return ReportPair{
+	rp := ReportPair{
 		Source: p.Source, Destination: p.Destination, Protocol: p.Protocol,
 		Requests: p.Requests, MissingContext: p.MissingContext, InvalidContext: p.InvalidContext,
 		InvalidReasons:   copyCounts(p.InvalidReasons),
@@ -159,7 +164,13 @@ func reportPair(p *PairStats) ReportPair {
 		SuspectKeys: p.SuspectKeys,
 		Formats:     copyCounts(p.Formats),
 		Truncated:   p.Truncated,
+
+		CoverageGapRecords: p.GapRecords,
 	}
+	if len(p.CoverageGaps) > 0 {
+		rp.CoverageGaps = copyCounts(p.CoverageGaps)
+	}
+	return rp
 }
 
 // WriteJSON writes r as indented JSON, pairs sorted by source, destination
@@ -301,6 +312,13 @@ func (p *ReportPair) add(o *ReportPair) {
 	p.SuspectKeys += o.SuspectKeys
 	addCounts(p.Formats, o.Formats)
 	p.Truncated += o.Truncated
+	if len(o.CoverageGaps) > 0 {
+		if p.CoverageGaps == nil {
+			p.CoverageGaps = map[string]uint64{}
+		}
+		addCounts(p.CoverageGaps, o.CoverageGaps)
+	}
+	p.CoverageGapRecords += o.CoverageGapRecords
 }
 
 func sortReportPairs(pairs []ReportPair) {
