@@ -256,10 +256,28 @@ func TestObserveHost(t *testing.T) {
 
 	// Nothing of propwatch stays in the kernel: every capture program
 	// loaded now was loaded before propwatch started (by another run).
-	for id, name := range capturePrograms(t) {
-		if _, ok := before[id]; !ok {
-			t.Errorf("program %d %s still loaded after exit", id, name)
+	for id, name := range leftLoaded(t, before) {
+		t.Errorf("program %d %s still loaded after exit", id, name)
+	}
+}
+
+// leftLoaded returns the capture programs loaded now that were not before,
+// waiting up to 3s for them to go: the kernel frees a program an RCU grace
+// period after its last reference, not at the exit of the process.
+func leftLoaded(t *testing.T, before map[ebpf.ProgramID]string) map[ebpf.ProgramID]string {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		left := map[ebpf.ProgramID]string{}
+		for id, name := range capturePrograms(t) {
+			if _, ok := before[id]; !ok {
+				left[id] = name
+			}
 		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -283,7 +301,7 @@ func capturePrograms(t *testing.T) map[ebpf.ProgramID]string {
 		}
 		info, err := p.Info()
 		p.Close()
-		if err == nil && (strings.HasPrefix(info.Name, "pw_enter_") || strings.HasPrefix(info.Name, "pw_exit_")) {
+		if err == nil && strings.HasPrefix(info.Name, "pw_") {
 			out[id] = info.Name
 		}
 	}

@@ -53,6 +53,10 @@ const (
 )
 
 func runPeer(role string, args []string) error {
+	if ok, err := runKafkaPeer(role); ok {
+		io.Copy(io.Discard, os.Stdin) // alive until the test is done, as below
+		return err
+	}
 	var err error
 	switch role {
 	case "server":

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kversion"
+)
+
+// Kafka peers of the end-to-end test: a broker (franz-go's kfake, a
+// Kafka-protocol broker in this process) and franz-go clients, each a
+// process of its own so that each has its service name.
+
+// kafkaTopics are the topics the broker serves.
+var kafkaTopics = []string{"orders", "payments", "audit", "legacy", "kcat-in"}
+
+// runKafkaPeer runs the Kafka roles; ok is false for other roles.
+func runKafkaPeer(role string) (ok bool, err error) {
+	switch role {
+	case "kafka-broker":
+		return true, kafkaBroker()
+	case "kafka-producer":
+		return true, kafkaProducer()
+	case "kafka-consumer":
+		return true, kafkaConsumer()
+	}
+	return false, nil
+}
+
+// kafkaBroker serves the topics on loopback until stdin closes; it prints
+// its address first.
+func kafkaBroker() error {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, kafkaTopics...))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	fmt.Println(c.ListenAddrs()[0])
+	io.Copy(io.Discard, os.Stdin)
+	return nil
+}
+
+// kafkaCodecs are the KAFKA_CODEC values.
+var kafkaCodecs = map[string]kgo.CompressionCodec{
+	"none":   kgo.NoCompression(),
+	"gzip":   kgo.GzipCompression(),
+	"snappy": kgo.SnappyCompression(),
+	"lz4":    kgo.Lz4Compression(),
+	"zstd":   kgo.ZstdCompression(),
+}
+
+// kafkaClient opens a client of PEER_ADDR; KAFKA_OLD=1 caps the protocol
+// at Kafka 0.11 (Produce v3, Fetch v5: the oldest with record headers).
+func kafkaClient(opts ...kgo.Opt) (*kgo.Client, error) {
+	opts = append(opts, kgo.SeedBrokers(os.Getenv("PEER_ADDR")))
+	if os.Getenv("KAFKA_OLD") == "1" {
+		opts = append(opts, kgo.MaxVersions(kversion.V0_11_0()))
+	}
+	return kgo.NewClient(opts...)
+}
+
+// kafkaProducer produces KAFKA_N records to KAFKA_TOPIC, compressed with
+// KAFKA_CODEC, with the headers KAFKA_HEADERS names: "none", "valid"
+// (traceparent and baggage) or "pii" (the planted email in baggage). It
+// prints "done" once every record is acknowledged.
+func kafkaProducer() error {
+	codec, ok := kafkaCodecs[os.Getenv("KAFKA_CODEC")]
+	if !ok {
+		return fmt.Errorf("KAFKA_CODEC %q", os.Getenv("KAFKA_CODEC"))
+	}
+	n, err := strconv.Atoi(os.Getenv("KAFKA_N"))
+	if err != nil {
+		return err
+	}
+	cl, err := kafkaClient(kgo.ProducerBatchCompression(codec), kgo.DefaultProduceTopic(os.Getenv("KAFKA_TOPIC")))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	var headers []kgo.RecordHeader
+	switch os.Getenv("KAFKA_HEADERS") {
+	case "valid":
+		headers = []kgo.RecordHeader{
+			{Key: "traceparent", Value: []byte(strings.TrimSpace(strings.TrimPrefix(validTP, "traceparent:")))},
+			{Key: "baggage", Value: []byte("tenant=acme,region=eu")},
+		}
+	case "pii":
+		headers = []kgo.RecordHeader{
+			{Key: "traceparent", Value: []byte(strings.TrimSpace(strings.TrimPrefix(validTP, "traceparent:")))},
+			{Key: "baggage", Value: []byte("user=" + plantedEmail)},
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = &kgo.Record{Value: []byte(strings.Repeat("v", 200) + strconv.Itoa(i)), Headers: headers}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return err
+	}
+	fmt.Println("done")
+	return nil
+}
+
+// kafkaConsumer reads KAFKA_N records of KAFKA_TOPIC from its start and
+// prints "done".
+func kafkaConsumer() error {
+	n, err := strconv.Atoi(os.Getenv("KAFKA_N"))
+	if err != nil {
+		return err
+	}
+	cl, err := kafkaClient(kgo.ConsumeTopics(os.Getenv("KAFKA_TOPIC")), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for got := 0; got < n; {
+		fs := cl.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			return err
+		}
+		got += fs.NumRecords()
+	}
+	fmt.Println("done")
+	return nil
+}
