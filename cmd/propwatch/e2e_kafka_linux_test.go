@@ -95,6 +95,7 @@ func TestObserveKafka(t *testing.T) {
 	}{
 		{"c-orders", "orders", 35, false},
 		{"c-payments", "payments", 22, true},
+		{"c-audit", "audit", 8, false},
 	} {
 		env := []string{"PEER_ADDR=" + addr, "KAFKA_TOPIC=" + c.topic, fmt.Sprintf("KAFKA_N=%d", c.n)}
 		if c.old {
@@ -103,6 +104,13 @@ func TestObserveKafka(t *testing.T) {
 		if got := startPeer(t, "kafka-consumer", svc(c.name), env...).line(t); got != "done" {
 			t.Fatalf("consumer %s: %q", c.name, got)
 		}
+	}
+
+	// Continuity: a consumer of audit that produces onward, dropping the
+	// context: its records reach shipments without any.
+	if got := startPeer(t, "kafka-relay", svc("relay"), "PEER_ADDR="+addr, "KAFKA_TOPIC=audit",
+		"KAFKA_TO=shipments", "KAFKA_N=8").line(t); got != "done" {
+		t.Fatalf("relay: %q", got)
 	}
 
 	// kcat: five records with a traceparent, snappy, then read back. kcat
@@ -163,6 +171,9 @@ func TestObserveKafka(t *testing.T) {
 		{"kcat-in", svc("kcat-cons"), kcatN, 0, 0},
 		{"orders", svc("c-orders"), 35, 15, 0},
 		{"payments", svc("c-payments"), 22, 0, 10},
+		{"audit", svc("c-audit"), 8, 0, 0},
+		{"audit", svc("relay"), 8, 0, 0},
+		{svc("relay"), "shipments", 8, 8, 0},
 	}
 	for _, p := range producers {
 		w := want{svc(p.name), p.topic, uint64(p.n), 0, 0}

@@ -19,7 +19,7 @@ import (
 // process of its own so that each has its service name.
 
 // kafkaTopics are the topics the broker serves.
-var kafkaTopics = []string{"orders", "payments", "audit", "legacy", "kcat-in"}
+var kafkaTopics = []string{"orders", "payments", "audit", "legacy", "kcat-in", "shipments"}
 
 // runKafkaPeer runs the Kafka roles; ok is false for other roles.
 func runKafkaPeer(role string) (ok bool, err error) {
@@ -30,6 +30,8 @@ func runKafkaPeer(role string) (ok bool, err error) {
 		return true, kafkaProducer()
 	case "kafka-consumer":
 		return true, kafkaConsumer()
+	case "kafka-relay":
+		return true, kafkaRelay()
 	}
 	return false, nil
 }
@@ -130,6 +132,38 @@ func kafkaConsumer() error {
 			return err
 		}
 		got += fs.NumRecords()
+	}
+	fmt.Println("done")
+	return nil
+}
+
+// kafkaRelay reads KAFKA_N records of KAFKA_TOPIC and produces each to
+// KAFKA_TO without its headers: the consumer that drops the context it
+// received, the break propwatch exists to find. It prints "done".
+func kafkaRelay() error {
+	n, err := strconv.Atoi(os.Getenv("KAFKA_N"))
+	if err != nil {
+		return err
+	}
+	cl, err := kafkaClient(kgo.ConsumeTopics(os.Getenv("KAFKA_TOPIC")), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DefaultProduceTopic(os.Getenv("KAFKA_TO")))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for got := 0; got < n; {
+		fs := cl.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			return err
+		}
+		var out []*kgo.Record
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, &kgo.Record{Value: r.Value}) })
+		if err := cl.ProduceSync(ctx, out...).FirstErr(); err != nil {
+			return err
+		}
+		got += len(out)
 	}
 	fmt.Println("done")
 	return nil
