@@ -51,24 +51,7 @@ func TestObserveKafka(t *testing.T) {
 
 	before := capturePrograms(t)
 	reportPath := filepath.Join(t.TempDir(), "report.json")
-	var logBuf syncBuffer
-	pw := exec.Command(bin, "run", "--quiet", "--report", reportPath)
-	pw.Stdout = &logBuf
-	attached := make(chan struct{})
-	pw.Stderr = &watchWriter{w: &logBuf, want: "capture attached", found: attached}
-	if err := pw.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- pw.Wait() }()
-	t.Cleanup(func() { pw.Process.Kill() })
-	select {
-	case <-attached:
-	case err := <-exited:
-		t.Fatalf("propwatch exited before attaching: %v\n%s", err, logBuf.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("propwatch did not attach in 60s:\n%s", logBuf.String())
-	}
+	pw := startPropwatch(t, bin, "--quiet", "--report", reportPath)
 
 	producers := []kafkaProducerCase{
 		{"p-gzip", "orders", "gzip", "valid", 20, false},
@@ -132,18 +115,10 @@ func TestObserveKafka(t *testing.T) {
 	}
 
 	time.Sleep(time.Second)
-	pw.Process.Signal(syscall.SIGINT)
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("propwatch exit: %v\n%s", err, logBuf.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("propwatch did not stop on SIGINT")
-	}
+	pw.stop(t)
 	raw, err := os.ReadFile(reportPath)
 	if err != nil {
-		t.Fatalf("report: %v\n%s", err, logBuf.String())
+		t.Fatalf("report: %v\n%s", err, pw.log.String())
 	}
 	rep, err := report.ReadJSON(bytes.NewReader(raw))
 	if err != nil {
@@ -201,7 +176,7 @@ func TestObserveKafka(t *testing.T) {
 	if len(pairs) != len(wants) {
 		t.Errorf("%d kafka pairs of this test, want %d", len(pairs), len(wants))
 	}
-	for name, out := range map[string]string{"report": string(raw), "log": logBuf.String()} {
+	for name, out := range map[string]string{"report": string(raw), "log": pw.log.String()} {
 		if strings.Contains(out, plantedEmail) || strings.Contains(out, "planted.canary") {
 			t.Errorf("%s contains the planted email", name)
 		}

@@ -133,24 +133,7 @@ func TestObserveHost(t *testing.T) {
 	dir := t.TempDir()
 	reportPath := filepath.Join(dir, "report.json")
 	metricsAddr := freePort(t)
-	var logBuf syncBuffer
-	pw := exec.Command(bin, "run", "--quiet", "--report", reportPath, "--metrics-addr", metricsAddr)
-	pw.Stdout = &logBuf
-	attached := make(chan struct{})
-	pw.Stderr = &watchWriter{w: &logBuf, want: "capture attached", found: attached}
-	if err := pw.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- pw.Wait() }()
-	t.Cleanup(func() { pw.Process.Kill() })
-	select {
-	case <-attached:
-	case err := <-exited:
-		t.Fatalf("propwatch exited before attaching: %v\n%s", err, logBuf.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("propwatch did not attach in 60s:\n%s", logBuf.String())
-	}
+	pw := startPropwatch(t, bin, "--quiet", "--report", reportPath, "--metrics-addr", metricsAddr)
 
 	// The early client's connection was opened before propwatch started.
 	io.WriteString(early.stdin, "go\n")
@@ -177,19 +160,11 @@ func TestObserveHost(t *testing.T) {
 		t.Errorf("metrics lack %s", wantSeries)
 	}
 
-	pw.Process.Signal(syscall.SIGINT)
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("propwatch exit: %v\n%s", err, logBuf.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("propwatch did not stop on SIGINT")
-	}
+	pw.stop(t)
 
 	raw, err := os.ReadFile(reportPath)
 	if err != nil {
-		t.Fatalf("report: %v\n%s", err, logBuf.String())
+		t.Fatalf("report: %v\n%s", err, pw.log.String())
 	}
 	if keep := os.Getenv("PROPWATCH_E2E_KEEP"); keep != "" {
 		os.WriteFile(keep, raw, 0o644) // for a look by hand
@@ -246,7 +221,7 @@ func TestObserveHost(t *testing.T) {
 	}
 
 	// Nothing planted may come out, anywhere.
-	for name, out := range map[string]string{"report": string(raw), "metrics": metrics, "log": logBuf.String()} {
+	for name, out := range map[string]string{"report": string(raw), "metrics": metrics, "log": pw.log.String()} {
 		for _, planted := range []string{plantedEmail, "planted.canary", plantedCard, "4BF92F35"} {
 			if strings.Contains(out, planted) {
 				t.Errorf("%s contains planted value %q", name, planted)
@@ -258,6 +233,51 @@ func TestObserveHost(t *testing.T) {
 	// loaded now was loaded before propwatch started (by another run).
 	for id, name := range leftLoaded(t, before) {
 		t.Errorf("program %d %s still loaded after exit", id, name)
+	}
+}
+
+// running is a `propwatch run` under test.
+type running struct {
+	cmd    *exec.Cmd
+	log    *syncBuffer
+	exited chan error
+}
+
+// startPropwatch runs `propwatch run ARGS` and waits until its capture is
+// attached.
+func startPropwatch(t *testing.T, bin string, args ...string) *running {
+	t.Helper()
+	r := &running{cmd: exec.Command(bin, append([]string{"run"}, args...)...), log: &syncBuffer{}, exited: make(chan error, 1)}
+	r.cmd.Stdout = r.log
+	attached := make(chan struct{})
+	r.cmd.Stderr = &watchWriter{w: r.log, want: "capture attached", found: attached}
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { r.exited <- r.cmd.Wait() }()
+	t.Cleanup(func() { r.cmd.Process.Kill() })
+	select {
+	case <-attached:
+	case err := <-r.exited:
+		t.Fatalf("propwatch exited before attaching: %v\n%s", err, r.log.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("propwatch did not attach in 60s:\n%s", r.log.String())
+	}
+	return r
+}
+
+// stop stops it the way an operator does, with SIGINT, and wants a clean
+// exit.
+func (r *running) stop(t *testing.T) {
+	t.Helper()
+	r.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-r.exited:
+		if err != nil {
+			t.Fatalf("propwatch exit: %v\n%s", err, r.log.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("propwatch did not stop on SIGINT")
 	}
 }
 

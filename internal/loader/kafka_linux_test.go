@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"testing"
 
 	"github.com/propwatch/propwatch/internal/privtest"
@@ -57,6 +58,25 @@ func readFrame(t *testing.T, c net.Conn) []byte {
 	return append(size[:], body...)
 }
 
+// kafkaPair is one loopback connection: the broker's address, the
+// client's end and the broker's end.
+func kafkaPair(t *testing.T) (broker netip.AddrPort, client *net.TCPConn, conn net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	broker = ln.Addr().(*net.TCPAddr).AddrPort()
+	client = dial(t, broker)
+	conn, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return broker, client, conn
+}
+
 // kafkaShipped joins the Data of the Kafka events of one direction of a
 // connection, checking that the first is a start and the rest are not.
 func kafkaShipped(t *testing.T, evs []Event) (first Event, data []byte) {
@@ -85,18 +105,7 @@ func TestKafka(t *testing.T) { eachHookSet(t, testKafka) }
 func testKafka(t *testing.T, hooks HookSet) {
 	privtest.RequireBPF(t)
 	c := startCaptureRaw(t, Config{Hooks: hooks, captureSelf: true})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	broker := ln.Addr().(*net.TCPAddr).AddrPort()
-	client := dial(t, broker)
-	conn, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	broker, client, conn := kafkaPair(t)
 
 	produce := kafkaRequest(0, 9, 7, randomBytes(300))
 	fetch := kafkaRequest(1, 12, 8, randomBytes(40))
@@ -171,18 +180,7 @@ func TestKafkaBudget(t *testing.T) {
 	privtest.RequireBPF(t)
 	const budget = 32 << 10
 	c := startCaptureRaw(t, Config{captureSelf: true, KafkaCaptureBytes: budget})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	broker := ln.Addr().(*net.TCPAddr).AddrPort()
-	client := dial(t, broker)
-	conn, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	broker, client, conn := kafkaPair(t)
 
 	big := kafkaRequest(0, 9, 1, randomBytes(100<<10))
 	small := kafkaRequest(0, 9, 2, randomBytes(100))
