@@ -196,13 +196,12 @@ func remaining(count int64, read int) int64 {
 // batch reads one whole magic 2 batch.
 func (d *Decoder) batch(p part, b []byte) {
 	var rb kmsg.RecordBatch
-	if err := rb.ReadFrom(b); err != nil || rb.Length < batchLengthOverhead || rb.NumRecords < 0 {
+	if err := rb.ReadFrom(b); err != nil {
 		d.gapIn(gapBadBatch, p, -1)
 		return
 	}
-	count := plausibleCount(&rb)
-	if d.stats.Records >= d.limits.MaxRecords {
-		d.gapIn(gapTooManyRecords, p, count)
+	count, ok := d.admitBatch(p, &rb)
+	if !ok {
 		return
 	}
 	// The CRC is what tells a whole batch from bytes that only look like
@@ -223,21 +222,9 @@ func (d *Decoder) batch(p part, b []byte) {
 			return
 		}
 	}
-	n, res := d.records(p, &rb, data)
-	switch {
-	case res == recordsLimited:
-		d.gapIn(gapTooManyRecords, p, remaining(count, n))
-	case res == recordsDone:
-		d.stats.Batches++
-	case st == inflatedLimit:
-		// Records cut by the limit may look like anything, even
-		// malformed ones: the limit is the reason they were not read.
-		d.gapIn(gapDecompressLimit, p, remaining(count, n))
-	default:
-		// The CRC matched, so the encoder wrote records that do not
-		// parse, or fewer than the header claims.
-		d.gapIn(gapBadBatch, p, remaining(count, n))
-	}
+	// The CRC matched, so records that end early are the encoder's
+	// fault: it wrote fewer than the header claims.
+	d.batchRecords(p, &rb, data, st, count, gapBadBatch)
 }
 
 // cutBatch reads what it can of a batch the input ends inside: the whole
@@ -255,13 +242,8 @@ func (d *Decoder) cutBatch(p part, b []byte) {
 	}
 	var rb kmsg.RecordBatch
 	readBatchHeader(b, &rb)
-	if rb.Length < batchLengthOverhead || rb.NumRecords < 0 {
-		d.gapIn(gapBadBatch, p, -1)
-		return
-	}
-	count := plausibleCount(&rb)
-	if d.stats.Records >= d.limits.MaxRecords {
-		d.gapIn(gapTooManyRecords, p, count)
+	count, ok := d.admitBatch(p, &rb)
+	if !ok {
 		return
 	}
 	if rb.Attributes&attrControl != 0 {
@@ -278,21 +260,47 @@ func (d *Decoder) cutBatch(p part, b []byte) {
 		// it is still good.
 		data, st = d.inf.inflate(codec, data)
 	}
-	n, res := d.records(p, &rb, data)
+	// Records that end early end at the cut. If every record sat before
+	// the cut (in a codec's trailer, say), what the cut hid is only what
+	// follows the batch, which the caller reports.
+	d.batchRecords(p, &rb, data, st, count, d.batchCut)
+}
+
+// admitBatch checks a magic 2 batch's header and the record limit before
+// its records are read, and reports the gap when the batch is not to be
+// read. count is the header's plausible record count.
+func (d *Decoder) admitBatch(p part, rb *kmsg.RecordBatch) (count int64, ok bool) {
+	if rb.Length < batchLengthOverhead || rb.NumRecords < 0 {
+		d.gapIn(gapBadBatch, p, -1)
+		return -1, false
+	}
+	count = plausibleCount(rb)
+	if d.stats.Records >= d.limits.MaxRecords {
+		d.gapIn(gapTooManyRecords, p, count)
+		return count, false
+	}
+	return count, true
+}
+
+// batchRecords visits the records of a batch, data as decompression (which
+// ended as st) gave them, and reports why they stopped short if they did.
+// count is the header's plausible record count; short is the gap when the
+// records run out before the header's count of them was read.
+func (d *Decoder) batchRecords(p part, rb *kmsg.RecordBatch, data []byte, st inflated, count int64, short gapKind) {
+	n, res := d.records(p, rb, data)
 	switch {
 	case res == recordsLimited:
 		d.gapIn(gapTooManyRecords, p, remaining(count, n))
 	case res == recordsDone:
-		// Every record sat before the cut (in a codec's trailer, say):
-		// what the cut hid is only what follows the batch, which the
-		// caller reports.
 		d.stats.Batches++
 	case st == inflatedLimit:
+		// Records cut by the limit may look like anything, even
+		// malformed ones: the limit is the reason they were not read.
 		d.gapIn(gapDecompressLimit, p, remaining(count, n))
 	case res == recordsBad:
 		d.gapIn(gapBadBatch, p, remaining(count, n))
 	default:
-		d.gapIn(d.batchCut, p, remaining(count, n))
+		d.gapIn(short, p, remaining(count, n))
 	}
 }
 

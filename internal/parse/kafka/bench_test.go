@@ -2,6 +2,8 @@ package kafka
 
 import (
 	"testing"
+
+	"github.com/propwatch/propwatch/internal/parse/kafka/kafkatest"
 )
 
 // TestSteadyStateAllocs checks that once a Decoder has seen a batch of a
@@ -11,9 +13,9 @@ func TestSteadyStateAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under the race detector")
 	}
-	for _, c := range testCodecs {
-		t.Run(c.name, func(t *testing.T) {
-			body := produceBody(9, ttopic{name: "orders", parts: []tpart{{0, makeBatch(t, c, 0, threeHeaders(100))}}})
+	for _, c := range kafkatest.Codecs {
+		t.Run(c.Name, func(t *testing.T) {
+			body := kafkatest.ProduceBody(9, kafkatest.Topic{Name: "orders", Partitions: []kafkatest.Partition{{Partition: 0, Records: kafkatest.Batch(c, 0, threeHeaders(100))}}})
 			d := NewDecoder(Limits{}, nil)
 			headers := 0
 			visit := func(r *Record) { headers += len(r.Headers) }
@@ -40,7 +42,7 @@ func TestSniffAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under the race detector")
 	}
-	frame := requestFrame(0, 9, 1, "producer-1", []byte("body"))
+	frame := kafkatest.RequestFrame(0, 9, 1, "producer-1", []byte("body"))
 	if n := testing.AllocsPerRun(100, func() { SniffRequest(frame) }); n != 0 {
 		t.Fatalf("%v allocations", n)
 	}
@@ -49,9 +51,9 @@ func TestSniffAllocs(t *testing.T) {
 // BenchmarkDecodeBatch decodes a Produce request holding one batch of 100
 // records with three headers each (traceparent, tracestate, baggage).
 func BenchmarkDecodeBatch(b *testing.B) {
-	for _, c := range testCodecs {
-		b.Run(c.name, func(b *testing.B) {
-			body := produceBody(9, ttopic{name: "orders", parts: []tpart{{0, makeBatch(b, c, 0, threeHeaders(100))}}})
+	for _, c := range kafkatest.Codecs {
+		b.Run(c.Name, func(b *testing.B) {
+			body := kafkatest.ProduceBody(9, kafkatest.Topic{Name: "orders", Partitions: []kafkatest.Partition{{Partition: 0, Records: kafkatest.Batch(c, 0, threeHeaders(100))}}})
 			d := NewDecoder(Limits{}, nil)
 			records := 0
 			visit := func(r *Record) { records++ }
@@ -66,7 +68,7 @@ func BenchmarkDecodeBatch(b *testing.B) {
 }
 
 func BenchmarkSniffRequest(b *testing.B) {
-	frame := requestFrame(0, 9, 1, "producer-1", []byte("body"))
+	frame := kafkatest.RequestFrame(0, 9, 1, "producer-1", []byte("body"))
 	b.ReportAllocs()
 	for b.Loop() {
 		SniffRequest(frame)

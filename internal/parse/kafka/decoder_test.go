@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/propwatch/propwatch/internal/parse/kafka/kafkatest"
 	"github.com/propwatch/propwatch/internal/parse/reason"
 )
 
@@ -23,11 +24,11 @@ func TestProduceVersions(t *testing.T) {
 	recs := traced(7)
 	for _, v := range []int16{3, 7, 9, 12, 13} {
 		t.Run(string(rune('0'+v/10))+string(rune('0'+v%10)), func(t *testing.T) {
-			batch := makeBatch(t, testCodecs[0], 0, recs)
-			body := produceBody(v, ttopic{name: "orders", id: ordersID, parts: []tpart{{3, batch}}})
+			batch := kafkatest.Batch(kafkatest.Codecs[0], 0, recs)
+			body := kafkatest.ProduceBody(v, kafkatest.Topic{Name: "orders", ID: ordersID, Partitions: []kafkatest.Partition{{Partition: 3, Records: batch}}})
 			d := NewDecoder(Limits{}, nil)
 			if v >= 13 {
-				n, ok := d.MetadataResponse(metadataBody(12, ttopic{name: "orders", id: ordersID}), 12, true)
+				n, ok := d.MetadataResponse(kafkatest.MetadataBody(12, kafkatest.Topic{Name: "orders", ID: ordersID}), 12, true)
 				if !ok || n != 1 {
 					t.Fatalf("metadata learnt %d, ok %v", n, ok)
 				}
@@ -45,12 +46,12 @@ func TestProduceVersions(t *testing.T) {
 
 func TestProduceV13UnknownTopicID(t *testing.T) {
 	recs := traced(5)
-	body := produceBody(13,
-		ttopic{id: ordersID, parts: []tpart{{0, makeBatch(t, testCodecs[1], 0, recs)}, {1, makeBatch(t, testCodecs[0], 0, recs[:2])}}},
-		ttopic{id: paymentsID, parts: []tpart{{0, makeBatch(t, testCodecs[0], 0, recs[:1])}}})
+	body := kafkatest.ProduceBody(13,
+		kafkatest.Topic{ID: ordersID, Partitions: []kafkatest.Partition{{Partition: 0, Records: kafkatest.Batch(kafkatest.Codecs[1], 0, recs)}, {Partition: 1, Records: kafkatest.Batch(kafkatest.Codecs[0], 0, recs[:2])}}},
+		kafkatest.Topic{ID: paymentsID, Partitions: []kafkatest.Partition{{Partition: 0, Records: kafkatest.Batch(kafkatest.Codecs[0], 0, recs[:1])}}})
 	d := NewDecoder(Limits{}, nil)
 	// Learn only payments.
-	d.MetadataResponse(metadataBody(13, ttopic{name: "payments", id: paymentsID}), 13, true)
+	d.MetadataResponse(kafkatest.MetadataBody(13, kafkatest.Topic{Name: "payments", ID: paymentsID}), 13, true)
 	var gaps gapLog
 	d.OnGap = gaps.on
 	var got []seen
@@ -62,7 +63,7 @@ func TestProduceV13UnknownTopicID(t *testing.T) {
 		t.Fatalf("gaps %+v", gaps)
 	}
 	// Once the id is learnt the same frame decodes.
-	d.MetadataResponse(metadataBody(10, ttopic{name: "orders", id: ordersID}), 10, true)
+	d.MetadataResponse(kafkatest.MetadataBody(10, kafkatest.Topic{Name: "orders", ID: ordersID}), 10, true)
 	got = nil
 	st = d.Produce(body, 13, true, collect(&got))
 	if st.Records != 8 || st.GapTotal() != 0 || got[0].topic != "orders" {
@@ -74,12 +75,12 @@ func TestFetchVersions(t *testing.T) {
 	recs := traced(6)
 	for _, v := range []int16{4, 5, 7, 11, 12, 13, 15, 16, 17, 18} {
 		t.Run("v"+itoa(int(v)), func(t *testing.T) {
-			b1 := makeBatch(t, testCodecs[0], 100, recs[:4])
-			b2 := makeBatch(t, testCodecs[5], 104, recs[4:])
+			b1 := kafkatest.Batch(kafkatest.Codecs[0], 100, recs[:4])
+			b2 := kafkatest.Batch(kafkatest.Codecs[5], 104, recs[4:])
 			records := append(append([]byte(nil), b1...), b2...)
-			body := fetchBody(v,
-				ttopic{name: "orders", id: ordersID, parts: []tpart{{0, records}, {1, nil}}},
-				ttopic{name: "payments", id: paymentsID, parts: []tpart{{2, makeBatch(t, testCodecs[2], 9, recs[:1])}}})
+			body := kafkatest.FetchBody(v,
+				kafkatest.Topic{Name: "orders", ID: ordersID, Partitions: []kafkatest.Partition{{Partition: 0, Records: records}, {Partition: 1, Records: nil}}},
+				kafkatest.Topic{Name: "payments", ID: paymentsID, Partitions: []kafkatest.Partition{{Partition: 2, Records: kafkatest.Batch(kafkatest.Codecs[2], 9, recs[:1])}}})
 			topics := NewTopicIDs(0)
 			topics.Learn(ordersID, "orders")
 			topics.Learn(paymentsID, "payments")
@@ -105,19 +106,19 @@ func itoa(n int) string {
 
 func TestCodecs(t *testing.T) {
 	recs := traced(50)
-	for _, c := range testCodecs {
-		t.Run(c.name, func(t *testing.T) {
-			batch := makeBatch(t, c, 0, recs)
+	for _, c := range kafkatest.Codecs {
+		t.Run(c.Name, func(t *testing.T) {
+			batch := kafkatest.Batch(c, 0, recs)
 			d := NewDecoder(Limits{}, nil)
 			for _, v := range []int16{7, 9} {
 				var got []seen
-				st := d.Produce(produceBody(v, ttopic{name: "t", parts: []tpart{{0, batch}}}), v, true, collect(&got))
+				st := d.Produce(kafkatest.ProduceBody(v, kafkatest.Topic{Name: "t", Partitions: []kafkatest.Partition{{Partition: 0, Records: batch}}}), v, true, collect(&got))
 				equalSeen(t, got, want("t", 0, 0, recs))
 				onlyGaps(t, st, nil)
 			}
 			for _, v := range []int16{4, 12} {
 				var got []seen
-				st := d.FetchResponse(fetchBody(v, ttopic{name: "t", parts: []tpart{{5, batch}}}), v, true, collect(&got))
+				st := d.FetchResponse(kafkatest.FetchBody(v, kafkatest.Topic{Name: "t", Partitions: []kafkatest.Partition{{Partition: 5, Records: batch}}}), v, true, collect(&got))
 				equalSeen(t, got, want("t", 5, 0, recs))
 				onlyGaps(t, st, nil)
 			}
@@ -126,15 +127,15 @@ func TestCodecs(t *testing.T) {
 }
 
 func TestNullHeaderValueAndNoHeaders(t *testing.T) {
-	recs := []trec{
-		{headers: []hdr{{key: "baggage", value: nil}, h("traceparent", tp)}},
+	recs := []kafkatest.Record{
+		{Headers: []kafkatest.Header{{Key: "baggage", Value: nil}, kafkatest.H("traceparent", tp)}},
 		{},
-		{headers: []hdr{h("", "")}},
+		{Headers: []kafkatest.Header{kafkatest.H("", "")}},
 	}
 	d := NewDecoder(Limits{}, nil)
 	var values [][]byte
 	var counts []int
-	st := d.Produce(produceBody(9, ttopic{name: "t", parts: []tpart{{0, makeBatch(t, testCodecs[0], 0, recs)}}}), 9, true, func(r *Record) {
+	st := d.Produce(kafkatest.ProduceBody(9, kafkatest.Topic{Name: "t", Partitions: []kafkatest.Partition{{Partition: 0, Records: kafkatest.Batch(kafkatest.Codecs[0], 0, recs)}}}), 9, true, func(r *Record) {
 		counts = append(counts, len(r.Headers))
 		for _, f := range r.Headers {
 			values = append(values, f.Value)
@@ -150,13 +151,13 @@ func TestNullHeaderValueAndNoHeaders(t *testing.T) {
 
 func TestPartialTrailingFetch(t *testing.T) {
 	recs := traced(10)
-	b1 := makeBatch(t, testCodecs[0], 0, recs[:5])
-	b2 := makeBatch(t, testCodecs[1], 5, recs[5:])
+	b1 := kafkatest.Batch(kafkatest.Codecs[0], 0, recs[:5])
+	b2 := kafkatest.Batch(kafkatest.Codecs[1], 5, recs[5:])
 	for cut := 1; cut < len(b2); cut++ {
 		records := append(append([]byte(nil), b1...), b2[:cut]...)
 		d := NewDecoder(Limits{}, nil)
 		var got []seen
-		st := d.FetchResponse(fetchBody(12, ttopic{name: "t", parts: []tpart{{0, records}}}), 12, true, collect(&got))
+		st := d.FetchResponse(kafkatest.FetchBody(12, kafkatest.Topic{Name: "t", Partitions: []kafkatest.Partition{{Partition: 0, Records: records}}}), 12, true, collect(&got))
 		equalSeen(t, got, want("t", 0, 0, recs[:5]))
 		if st.PartialTrailing != 1 || st.Batches != 1 || st.GapTotal() != 0 {
 			t.Fatalf("cut %d: %+v", cut, st)
@@ -165,7 +166,7 @@ func TestPartialTrailingFetch(t *testing.T) {
 	// Cut by the capture inside the partial batch, the cut hides the
 	// partition that follows.
 	records := append(append([]byte(nil), b1...), b2[:70]...)
-	body := fetchBody(12, ttopic{name: "t", parts: []tpart{{0, records}, {1, b1}}})
+	body := kafkatest.FetchBody(12, kafkatest.Topic{Name: "t", Partitions: []kafkatest.Partition{{Partition: 0, Records: records}, {Partition: 1, Records: b1}}})
 	d0 := NewDecoder(Limits{}, nil)
 	var gaps gapLog
 	d0.OnGap = gaps.on
@@ -175,7 +176,7 @@ func TestPartialTrailingFetch(t *testing.T) {
 	}
 	// In a request the same thing is a broken batch.
 	d := NewDecoder(Limits{}, nil)
-	st = d.Produce(produceBody(9, ttopic{name: "t", parts: []tpart{{0, records}}}), 9, true, nil)
+	st = d.Produce(kafkatest.ProduceBody(9, kafkatest.Topic{Name: "t", Partitions: []kafkatest.Partition{{Partition: 0, Records: records}}}), 9, true, nil)
 	onlyGaps(t, st, map[reason.Code]GapCount{BadBatch: {Gaps: 1, Records: 5}})
 }
 
@@ -184,21 +185,21 @@ func TestPartialTrailingFetch(t *testing.T) {
 // that exactly one gap reports the cut.
 func TestCutEverywhere(t *testing.T) {
 	recs := traced(9)
-	for _, c := range testCodecs {
-		t.Run(c.name, func(t *testing.T) {
-			topics := []ttopic{
-				{name: "orders", parts: []tpart{
-					{0, append(makeBatch(t, c, 0, recs[:4]), makeBatch(t, c, 4, recs[4:])...)},
-					{1, makeBatch(t, c, 0, recs[:2])},
+	for _, c := range kafkatest.Codecs {
+		t.Run(c.Name, func(t *testing.T) {
+			topics := []kafkatest.Topic{
+				{Name: "orders", Partitions: []kafkatest.Partition{
+					{Partition: 0, Records: append(kafkatest.Batch(c, 0, recs[:4]), kafkatest.Batch(c, 4, recs[4:])...)},
+					{Partition: 1, Records: kafkatest.Batch(c, 0, recs[:2])},
 				}},
-				{name: "payments", parts: []tpart{{0, makeBatch(t, c, 0, recs[:3])}}},
+				{Name: "payments", Partitions: []kafkatest.Partition{{Partition: 0, Records: kafkatest.Batch(c, 0, recs[:3])}}},
 			}
 			for _, fetch := range []bool{false, true} {
 				var body []byte
 				if fetch {
-					body = fetchBody(12, topics...)
+					body = kafkatest.FetchBody(12, topics...)
 				} else {
-					body = produceBody(9, topics...)
+					body = kafkatest.ProduceBody(9, topics...)
 				}
 				d := NewDecoder(Limits{}, nil)
 				decode := func(b []byte, complete bool, out *[]seen) Stats {
@@ -234,10 +235,10 @@ func TestCutEverywhere(t *testing.T) {
 
 func TestCutInsideBatchGivesPrefix(t *testing.T) {
 	recs := traced(1000)
-	for _, c := range testCodecs {
-		t.Run(c.name, func(t *testing.T) {
-			batch := makeBatch(t, c, 0, recs)
-			body := produceBody(9, ttopic{name: "t", parts: []tpart{{0, batch}}})
+	for _, c := range kafkatest.Codecs {
+		t.Run(c.Name, func(t *testing.T) {
+			batch := kafkatest.Batch(c, 0, recs)
+			body := kafkatest.ProduceBody(9, kafkatest.Topic{Name: "t", Partitions: []kafkatest.Partition{{Partition: 0, Records: batch}}})
 			d := NewDecoder(Limits{}, nil)
 			var gaps gapLog
 			d.OnGap = gaps.on
@@ -252,19 +253,19 @@ func TestCutInsideBatchGivesPrefix(t *testing.T) {
 			// Raw snappy is one block that needs all its bytes; gzip
 			// streams; lz4, zstd and xerial give whole blocks (64 KiB,
 			// 128 KiB and 32 KiB here, of about 60 KiB of records).
-			minimum := map[string]int{"none": 998, "gzip": 900, "snappy": 0, "snappy-xerial": 500, "lz4": 0, "zstd": 0}[c.name]
-			if len(got) < minimum || (c.name == "snappy" && len(got) != 0) {
+			minimum := map[string]int{"none": 998, "gzip": 900, "snappy": 0, "snappy-xerial": 500, "lz4": 0, "zstd": 0}[c.Name]
+			if len(got) < minimum || (c.Name == "snappy" && len(got) != 0) {
 				t.Fatalf("%d records before the cut", len(got))
 			}
-			t.Logf("%s: %d of 1000 records before the cut", c.name, len(got))
+			t.Logf("%s: %d of 1000 records before the cut", c.Name, len(got))
 		})
 	}
 }
 
 func TestFrameLimit(t *testing.T) {
 	recs := traced(30)
-	b := makeBatch(t, testCodecs[0], 0, recs)
-	body := produceBody(9, ttopic{name: "t", parts: []tpart{{0, b}, {1, b}}})
+	b := kafkatest.Batch(kafkatest.Codecs[0], 0, recs)
+	body := kafkatest.ProduceBody(9, kafkatest.Topic{Name: "t", Partitions: []kafkatest.Partition{{Partition: 0, Records: b}, {Partition: 1, Records: b}}})
 	d := NewDecoder(Limits{MaxFrame: len(body) - len(b)/2}, nil)
 	var got []seen
 	st := d.Produce(body, 9, true, collect(&got))
@@ -278,7 +279,7 @@ func TestFrameLimit(t *testing.T) {
 
 func TestMaxRecords(t *testing.T) {
 	recs := traced(10)
-	body := produceBody(9, ttopic{name: "t", parts: []tpart{{0, makeBatch(t, testCodecs[1], 0, recs)}, {1, makeBatch(t, testCodecs[0], 0, recs)}}})
+	body := kafkatest.ProduceBody(9, kafkatest.Topic{Name: "t", Partitions: []kafkatest.Partition{{Partition: 0, Records: kafkatest.Batch(kafkatest.Codecs[1], 0, recs)}, {Partition: 1, Records: kafkatest.Batch(kafkatest.Codecs[0], 0, recs)}}})
 	d := NewDecoder(Limits{MaxRecords: 4}, nil)
 	var got []seen
 	st := d.Produce(body, 9, true, collect(&got))
@@ -304,13 +305,13 @@ func TestLegacyMessageFormat(t *testing.T) {
 	set := append(append(legacyMessage(0, 0, "a"), legacyMessage(1, 0, "b")...), legacyMessage(2, 0, "c")...)
 	d := NewDecoder(Limits{}, nil)
 	for _, v := range []int16{2, 3} {
-		st := d.Produce(produceBody(v, ttopic{name: "t", parts: []tpart{{0, set}}}), v, true, nil)
+		st := d.Produce(kafkatest.ProduceBody(v, kafkatest.Topic{Name: "t", Partitions: []kafkatest.Partition{{Partition: 0, Records: set}}}), v, true, nil)
 		onlyGaps(t, st, map[reason.Code]GapCount{LegacyMessageFormat: {Gaps: 1, Records: 3}})
 	}
 	// A compressed wrapper hides its count; a v2 batch after the run
 	// ends it.
-	set2 := append(append(legacyMessage(0, 0, "a"), legacyMessage(1, 1, "zz")...), makeBatch(t, testCodecs[0], 2, traced(2))...)
-	st := d.FetchResponse(fetchBody(4, ttopic{name: "t", parts: []tpart{{0, set2}}}), 4, true, nil)
+	set2 := append(append(legacyMessage(0, 0, "a"), legacyMessage(1, 1, "zz")...), kafkatest.Batch(kafkatest.Codecs[0], 2, traced(2))...)
+	st := d.FetchResponse(kafkatest.FetchBody(4, kafkatest.Topic{Name: "t", Partitions: []kafkatest.Partition{{Partition: 0, Records: set2}}}), 4, true, nil)
 	onlyGaps(t, st, map[reason.Code]GapCount{LegacyMessageFormat: {Gaps: 1, Unknown: 1}})
 	if st.Records != 2 {
 		t.Fatalf("%+v", st)
@@ -318,10 +319,10 @@ func TestLegacyMessageFormat(t *testing.T) {
 }
 
 func TestControlBatch(t *testing.T) {
-	marker := batchOf(5, attrControl|0x10, 1, encodeRecords([]trec{{value: []byte{0, 0, 0, 0, 0, 0}}}))
-	records := append(makeBatch(t, testCodecs[0], 0, traced(5)), marker...)
+	marker := kafkatest.BatchOf(5, attrControl|0x10, 1, kafkatest.EncodeRecords([]kafkatest.Record{{Value: []byte{0, 0, 0, 0, 0, 0}}}))
+	records := append(kafkatest.Batch(kafkatest.Codecs[0], 0, traced(5)), marker...)
 	d := NewDecoder(Limits{}, nil)
-	st := d.FetchResponse(fetchBody(12, ttopic{name: "t", parts: []tpart{{0, records}}}), 12, true, nil)
+	st := d.FetchResponse(kafkatest.FetchBody(12, kafkatest.Topic{Name: "t", Partitions: []kafkatest.Partition{{Partition: 0, Records: records}}}), 12, true, nil)
 	if st.Records != 5 || st.ControlBatches != 1 || st.GapTotal() != 0 {
 		t.Fatalf("%+v", st)
 	}
@@ -329,25 +330,25 @@ func TestControlBatch(t *testing.T) {
 
 func TestCRCMismatchAndCodecError(t *testing.T) {
 	recs := traced(4)
-	bad := makeBatch(t, testCodecs[0], 0, recs)
+	bad := kafkatest.Batch(kafkatest.Codecs[0], 0, recs)
 	bad[len(bad)-1] ^= 1
 	d := NewDecoder(Limits{}, nil)
-	st := d.Produce(produceBody(9, ttopic{name: "t", parts: []tpart{{0, bad}}}), 9, true, nil)
+	st := d.Produce(kafkatest.ProduceBody(9, kafkatest.Topic{Name: "t", Partitions: []kafkatest.Partition{{Partition: 0, Records: bad}}}), 9, true, nil)
 	onlyGaps(t, st, map[reason.Code]GapCount{CRCMismatch: {Gaps: 1, Records: 4}})
 
 	for _, attrs := range []int16{5, 6, 7} {
-		b := batchOf(0, attrs, 4, encodeRecords(recs))
-		st = d.Produce(produceBody(9, ttopic{name: "t", parts: []tpart{{0, b}}}), 9, true, nil)
+		b := kafkatest.BatchOf(0, attrs, 4, kafkatest.EncodeRecords(recs))
+		st = d.Produce(kafkatest.ProduceBody(9, kafkatest.Topic{Name: "t", Partitions: []kafkatest.Partition{{Partition: 0, Records: b}}}), 9, true, nil)
 		onlyGaps(t, st, map[reason.Code]GapCount{CodecError: {Gaps: 1, Records: 4}})
 	}
-	for _, c := range testCodecs[1:] {
+	for _, c := range kafkatest.Codecs[1:] {
 		// Garbage that each codec must refuse, with a good CRC.
 		junk := []byte("\x00\x01this is not compressed at all, not even close \xff\xfe")
-		if c.xerial {
+		if c.Xerial {
 			junk = append(append(append([]byte(nil), xerialMagic...), 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 5), "xxxxx"...)
 		}
-		b := batchOf(0, int16(c.codec), 4, junk)
-		st = d.Produce(produceBody(9, ttopic{name: "t", parts: []tpart{{0, b}}}), 9, true, nil)
+		b := kafkatest.BatchOf(0, int16(c.Codec), 4, junk)
+		st = d.Produce(kafkatest.ProduceBody(9, kafkatest.Topic{Name: "t", Partitions: []kafkatest.Partition{{Partition: 0, Records: b}}}), 9, true, nil)
 		onlyGaps(t, st, map[reason.Code]GapCount{CodecError: {Gaps: 1, Records: 4}})
 	}
 }
@@ -371,9 +372,9 @@ func TestUnsupportedAndBadFrame(t *testing.T) {
 }
 
 func TestMetadataCut(t *testing.T) {
-	body := metadataBody(12,
-		ttopic{name: "orders", id: ordersID},
-		ttopic{name: "payments", id: paymentsID})
+	body := kafkatest.MetadataBody(12,
+		kafkatest.Topic{Name: "orders", ID: ordersID},
+		kafkatest.Topic{Name: "payments", ID: paymentsID})
 	// Find where the second topic's id ends: learning needs name and id.
 	for cut := 0; cut <= len(body); cut++ {
 		d := NewDecoder(Limits{}, nil)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/propwatch/propwatch/internal/parse/kafka/kafkatest"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -60,8 +61,8 @@ func fuzzDecoder() *Decoder {
 // FuzzSniffRequest checks that the sniffer never panics, that what it
 // accepts is consistent, and that it decides on a prefix as on the whole.
 func FuzzSniffRequest(f *testing.F) {
-	f.Add(requestFrame(0, 9, 7, "kgo", []byte{1, 2, 3}))
-	f.Add(requestFrame(18, 3, 1, "sarama", nil))
+	f.Add(kafkatest.RequestFrame(0, 9, 7, "kgo", []byte{1, 2, 3}))
+	f.Add(kafkatest.RequestFrame(18, 3, 1, "sarama", nil))
 	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, st := SniffRequest(b)
@@ -97,7 +98,7 @@ func FuzzSniffRequest(f *testing.F) {
 // FuzzProduce decodes any body as a Produce request, whole and cut, and
 // checks the walker against kmsg wherever kmsg reads the body.
 func FuzzProduce(f *testing.F) {
-	f.Add(produceBody(9, ttopic{name: "orders", parts: []tpart{{0, makeBatch(f, testCodecs[0], 0, traced(3))}}}), uint8(9), uint32(60))
+	f.Add(kafkatest.ProduceBody(9, kafkatest.Topic{Name: "orders", Partitions: []kafkatest.Partition{{Partition: 0, Records: kafkatest.Batch(kafkatest.Codecs[0], 0, traced(3))}}}), uint8(9), uint32(60))
 	f.Fuzz(func(t *testing.T, body []byte, version uint8, cut uint32) {
 		v := int16(version % 16)
 		d := fuzzDecoder()
@@ -117,7 +118,7 @@ func FuzzProduce(f *testing.F) {
 
 // FuzzFetchResponse is FuzzProduce for Fetch responses.
 func FuzzFetchResponse(f *testing.F) {
-	f.Add(fetchBody(12, ttopic{name: "orders", parts: []tpart{{0, makeBatch(f, testCodecs[0], 0, traced(3))}}}), uint8(12), uint32(80))
+	f.Add(kafkatest.FetchBody(12, kafkatest.Topic{Name: "orders", Partitions: []kafkatest.Partition{{Partition: 0, Records: kafkatest.Batch(kafkatest.Codecs[0], 0, traced(3))}}}), uint8(12), uint32(80))
 	f.Fuzz(func(t *testing.T, body []byte, version uint8, cut uint32) {
 		v := int16(version % 20)
 		d := fuzzDecoder()
@@ -137,7 +138,7 @@ func FuzzFetchResponse(f *testing.F) {
 
 // FuzzMetadataResponse checks that the walker learns what kmsg learns.
 func FuzzMetadataResponse(f *testing.F) {
-	f.Add(metadataBody(12, ttopic{name: "orders", id: ordersID}), uint8(12), uint32(40))
+	f.Add(kafkatest.MetadataBody(12, kafkatest.Topic{Name: "orders", ID: ordersID}), uint8(12), uint32(40))
 	f.Fuzz(func(t *testing.T, body []byte, version uint8, cut uint32) {
 		v := int16(version % 16)
 		whole, walked := NewDecoder(Limits{}, nil), NewDecoder(Limits{}, nil)
@@ -171,8 +172,8 @@ func fixBatchCRCs(b []byte) {
 // FuzzRecordBatch feeds a partition's records field straight to the batch
 // reader, with CRCs fixed, as a request or a fetch, whole or cut.
 func FuzzRecordBatch(f *testing.F) {
-	for _, c := range testCodecs {
-		f.Add(makeBatch(f, c, 0, traced(4)), uint8(0), uint32(0))
+	for _, c := range kafkatest.Codecs {
+		f.Add(kafkatest.Batch(c, 0, traced(4)), uint8(0), uint32(0))
 	}
 	f.Fuzz(func(t *testing.T, recs []byte, mode uint8, cut uint32) {
 		recs = slices.Clone(recs)
@@ -224,28 +225,28 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		}
 	}
 	recs := traced(3)
-	for _, c := range testCodecs {
-		b := makeBatch(t, c, 0, recs)
-		write("FuzzRecordBatch", "batch-"+c.name, b, uint8(0), uint32(0))
-		write("FuzzRecordBatch", "cut-"+c.name, b, uint8(3), uint32(len(b)-5))
+	for _, c := range kafkatest.Codecs {
+		b := kafkatest.Batch(c, 0, recs)
+		write("FuzzRecordBatch", "batch-"+c.Name, b, uint8(0), uint32(0))
+		write("FuzzRecordBatch", "cut-"+c.Name, b, uint8(3), uint32(len(b)-5))
 	}
 	write("FuzzRecordBatch", "legacy", legacyMessage(0, 0, "v"), uint8(0), uint32(0))
 	for _, v := range []int16{3, 7, 9, 13} {
-		b := makeBatch(t, testCodecs[(v/3)%6], 0, recs)
-		body := produceBody(v, ttopic{name: "orders", id: ordersID, parts: []tpart{{0, b}, {1, b}}})
+		b := kafkatest.Batch(kafkatest.Codecs[(v/3)%6], 0, recs)
+		body := kafkatest.ProduceBody(v, kafkatest.Topic{Name: "orders", ID: ordersID, Partitions: []kafkatest.Partition{{Partition: 0, Records: b}, {Partition: 1, Records: b}}})
 		write("FuzzProduce", fmt.Sprintf("v%d", v), body, uint8(v), uint32(len(body)-30))
-		frame := requestFrame(0, v, int32(v), "producer-1", body[:20])
+		frame := kafkatest.RequestFrame(0, v, int32(v), "producer-1", body[:20])
 		write("FuzzSniffRequest", fmt.Sprintf("produce-v%d", v), frame)
 	}
 	for _, v := range []int16{4, 11, 12, 13, 17} {
-		b := makeBatch(t, testCodecs[v%6], 100, recs)
-		body := fetchBody(v, ttopic{name: "orders", id: ordersID, parts: []tpart{{0, append(b, b[:40]...)}}})
+		b := kafkatest.Batch(kafkatest.Codecs[v%6], 100, recs)
+		body := kafkatest.FetchBody(v, kafkatest.Topic{Name: "orders", ID: ordersID, Partitions: []kafkatest.Partition{{Partition: 0, Records: append(b, b[:40]...)}}})
 		write("FuzzFetchResponse", fmt.Sprintf("v%d", v), body, uint8(v), uint32(len(body)/2))
 	}
-	write("FuzzSniffRequest", "apiversions-v3", requestFrame(18, 3, 1, "sarama", []byte{2, 's', 0}))
+	write("FuzzSniffRequest", "apiversions-v3", kafkatest.RequestFrame(18, 3, 1, "sarama", []byte{2, 's', 0}))
 	write("FuzzSniffRequest", "http", []byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
 	for _, v := range []int16{10, 12, 13} {
-		body := metadataBody(v, ttopic{name: "orders", id: ordersID}, ttopic{name: "payments", id: paymentsID})
+		body := kafkatest.MetadataBody(v, kafkatest.Topic{Name: "orders", ID: ordersID}, kafkatest.Topic{Name: "payments", ID: paymentsID})
 		write("FuzzMetadataResponse", fmt.Sprintf("v%d", v), body, uint8(v), uint32(len(body)-20))
 	}
 }

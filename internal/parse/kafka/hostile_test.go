@@ -13,6 +13,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
+	"github.com/propwatch/propwatch/internal/parse/kafka/kafkatest"
 	"github.com/propwatch/propwatch/internal/parse/reason"
 )
 
@@ -60,14 +61,14 @@ func TestHostileRecords(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			b := batchOf(0, 0, c.count, c.data)
+			b := kafkatest.BatchOf(0, 0, c.count, c.data)
 			if c.count == math.MaxInt32 || c.count == 3 {
 				// Keep lastOffsetDelta consistent so only the byte
 				// count makes the claim implausible.
 				binary.BigEndian.PutUint32(b[23:], uint32(c.count-1))
-				fixCRC(b)
+				kafkatest.FixCRC(b)
 			}
-			body := produceBody(9, ttopic{name: "t", parts: []tpart{{0, b}}})
+			body := kafkatest.ProduceBody(9, kafkatest.Topic{Name: "t", Partitions: []kafkatest.Partition{{Partition: 0, Records: b}}})
 			d := NewDecoder(Limits{}, nil)
 			var st Stats
 			allocs := testing.AllocsPerRun(20, func() { st = d.Produce(body, 9, true, nil) })
@@ -84,7 +85,7 @@ func TestHostileRecords(t *testing.T) {
 }
 
 func TestHostileFrames(t *testing.T) {
-	good := makeBatch(t, testCodecs[0], 0, traced(3))
+	good := kafkatest.Batch(kafkatest.Codecs[0], 0, traced(3))
 	setLen := func(n int32) []byte {
 		b := append([]byte(nil), good...)
 		binary.BigEndian.PutUint32(b[8:], uint32(n))
@@ -105,7 +106,7 @@ func TestHostileFrames(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			d := NewDecoder(Limits{}, nil)
-			st := d.Produce(produceBody(9, ttopic{name: "t", parts: []tpart{{0, c.recs}}}), 9, true, nil)
+			st := d.Produce(kafkatest.ProduceBody(9, kafkatest.Topic{Name: "t", Partitions: []kafkatest.Partition{{Partition: 0, Records: c.recs}}}), 9, true, nil)
 			onlyGaps(t, st, c.want)
 		})
 	}
@@ -165,7 +166,7 @@ func makeBombs(tb testing.TB) map[string][]byte {
 		// snappy-java frames: the same 32 KiB block of zeros 2048 times
 		// (64 MiB); raw snappy: a block whose preamble claims 1 GiB.
 		block := snappy.Encode(nil, make([]byte, 32<<10))
-		x := xerialEncode(nil, 1)
+		x := kafkatest.Compress(kafkatest.Codecs[3], nil) // the xerial stream header alone
 		for range 2048 {
 			x = binary.BigEndian.AppendUint32(x, uint32(len(block)))
 			x = append(x, block...)
@@ -182,11 +183,11 @@ func TestDecompressionBombs(t *testing.T) {
 		t.Skip("compresses a GiB of zeros, and measures allocations")
 	}
 	const limit = DefaultMaxDecompressed
-	for _, c := range testCodecs[1:] {
-		t.Run(c.name, func(t *testing.T) {
-			bomb := makeBombs(t)[c.name]
-			b := batchOf(0, int16(c.codec), 1000, bomb)
-			body := produceBody(9, ttopic{name: "t", parts: []tpart{{0, b}}})
+	for _, c := range kafkatest.Codecs[1:] {
+		t.Run(c.Name, func(t *testing.T) {
+			bomb := makeBombs(t)[c.Name]
+			b := kafkatest.BatchOf(0, int16(c.Codec), 1000, bomb)
+			body := kafkatest.ProduceBody(9, kafkatest.Topic{Name: "t", Partitions: []kafkatest.Partition{{Partition: 0, Records: b}}})
 			d := NewDecoder(Limits{MaxFrame: 64 << 20}, nil)
 			var gaps gapLog
 			d.OnGap = gaps.on
@@ -215,7 +216,7 @@ func TestDecompressionBombs(t *testing.T) {
 			kept := int64(after.HeapAlloc) - int64(heapBefore)
 			runtime.KeepAlive(d)
 			t.Logf("%s: %d KiB compressed; allocated %d KiB cold, %d KiB warm; heap grew %d KiB",
-				c.name, len(bomb)>>10, cold>>10, warm>>10, kept>>10)
+				c.Name, len(bomb)>>10, cold>>10, warm>>10, kept>>10)
 			// The output buffer doubles up to the limit (2x in all, once);
 			// the codecs add a window (zstd, capped at the limit) or two
 			// blocks of up to 4 MiB (lz4).
@@ -223,7 +224,7 @@ func TestDecompressionBombs(t *testing.T) {
 			// a collection at the wrong time empties: its warm run may
 			// allocate two blocks again.
 			warmMax := uint64(limit / 4)
-			if c.codec == CodecLZ4 {
+			if Codec(c.Codec) == CodecLZ4 {
 				warmMax = 8<<20 + limit/4
 			}
 			if cold > 2*limit+max(limit, 8<<20)+1<<20 || warm > warmMax || kept > 2*limit {

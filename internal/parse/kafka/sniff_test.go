@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"strings"
 	"testing"
+
+	"github.com/propwatch/propwatch/internal/parse/kafka/kafkatest"
 )
 
 func TestSniffRequest(t *testing.T) {
@@ -23,7 +25,7 @@ func TestSniffRequest(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			frame := requestFrame(c.key, c.version, 0x01020304, c.clientID, []byte("body"))
+			frame := kafkatest.RequestFrame(c.key, c.version, 0x01020304, c.clientID, []byte("body"))
 			hd, st := SniffRequest(frame)
 			wantLen := c.headerLenWithout
 			if c.flexible {
@@ -48,7 +50,7 @@ func TestSniffRequest(t *testing.T) {
 }
 
 func TestSniffRequestRejects(t *testing.T) {
-	good := requestFrame(0, 9, 1, "kgo", []byte("body"))
+	good := kafkatest.RequestFrame(0, 9, 1, "kgo", []byte("body"))
 	mutate := func(f func(b []byte) []byte) []byte {
 		return f(append([]byte(nil), good...))
 	}
@@ -81,12 +83,12 @@ func TestSniffRequestRejects(t *testing.T) {
 		}
 	}
 	// A null client id is fine, and a long one is kept bounded.
-	null := requestFrame(0, 7, 1, "", nil)
+	null := kafkatest.RequestFrame(0, 7, 1, "", nil)
 	binary.BigEndian.PutUint16(null[12:], 0xffff)
 	if hd, st := SniffRequest(null); st != Request || hd.ClientIDLen != -1 || hd.ClientID != nil || hd.HeaderLen != 14 {
 		t.Fatalf("null client id: %v %+v", st, hd)
 	}
-	long := requestFrame(0, 7, 1, strings.Repeat("c", 600), nil)
+	long := kafkatest.RequestFrame(0, 7, 1, strings.Repeat("c", 600), nil)
 	if hd, st := SniffRequest(long); st != Request || hd.ClientIDLen != 600 || len(hd.ClientID) != 255 {
 		t.Fatalf("long client id: %v %d", st, len(hd.ClientID))
 	}

@@ -10,77 +10,44 @@ package kafka
 func (d *Decoder) walkProduce(body []byte, version int16) {
 	r := reader{b: body}
 	flex := version >= produceFlexible
-	p := part{partition: -1}
 	if version >= 3 {
 		r.str(flex, true) // transactional_id
 	}
 	r.skip(2 + 4) // acks, timeout
-	topics := r.arrayLen(flex)
-	for i := 0; i < topics && r.ok(); i++ {
-		var known bool
-		if p, known = d.walkTopic(&r, flex, version >= produceTopicIDs); !r.ok() {
-			break
-		}
-		parts := r.arrayLen(flex)
-		for j := 0; j < parts && r.ok(); j++ {
-			p.partition = r.int32()
-			if d.walkRecords(&r, p, known, flex) {
-				return
-			}
-			if flex {
-				r.tags()
-			}
-		}
-		if r.ok() {
-			p.partition = -1
-		}
-		if flex {
-			r.tags()
-		}
-	}
-	d.walkEnd(&r, p)
+	d.walkTopics(&r, version, flex, version >= produceTopicIDs, false)
 }
 
 // walkFetch reads a cut Fetch response body.
 func (d *Decoder) walkFetch(body []byte, version int16) {
 	r := reader{b: body}
 	flex := version >= fetchFlexible
-	p := part{partition: -1}
 	if version >= 1 {
 		r.skip(4) // throttle_time_ms
 	}
 	if version >= 7 {
 		r.skip(2 + 4) // error_code, session_id
 	}
+	d.walkTopics(&r, version, flex, version >= fetchTopicIDs, true)
+}
+
+// walkTopics reads the topics array of a Produce request or, when fetch is
+// set, a Fetch response to the end of the body, and reports why it stopped
+// early if it did. byID is set when topics are named by id.
+func (d *Decoder) walkTopics(r *reader, version int16, flex, byID, fetch bool) {
+	p := part{partition: -1}
 	topics := r.arrayLen(flex)
 	for i := 0; i < topics && r.ok(); i++ {
 		var known bool
-		if p, known = d.walkTopic(&r, flex, version >= fetchTopicIDs); !r.ok() {
+		if p, known = d.walkTopic(r, flex, byID); !r.ok() {
 			break
 		}
 		parts := r.arrayLen(flex)
 		for j := 0; j < parts && r.ok(); j++ {
 			p.partition = r.int32()
-			r.skip(2 + 8) // error_code, high_watermark
-			if version >= 4 {
-				r.skip(8) // last_stable_offset
+			if fetch {
+				skipFetchPartition(r, version, flex)
 			}
-			if version >= 5 {
-				r.skip(8) // log_start_offset
-			}
-			if version >= 4 {
-				aborted := r.arrayLen(flex)
-				for k := 0; k < aborted && r.ok(); k++ {
-					r.skip(8 + 8) // producer_id, first_offset
-					if flex {
-						r.tags()
-					}
-				}
-			}
-			if version >= 11 {
-				r.skip(4) // preferred_read_replica
-			}
-			if d.walkRecords(&r, p, known, flex) {
+			if d.walkRecords(r, p, known, flex) {
 				return
 			}
 			if flex {
@@ -94,7 +61,31 @@ func (d *Decoder) walkFetch(body []byte, version int16) {
 			r.tags()
 		}
 	}
-	d.walkEnd(&r, p)
+	d.walkEnd(r, p)
+}
+
+// skipFetchPartition skips the fields of a Fetch response partition
+// between its index and its records.
+func skipFetchPartition(r *reader, version int16, flex bool) {
+	r.skip(2 + 8) // error_code, high_watermark
+	if version >= 4 {
+		r.skip(8) // last_stable_offset
+	}
+	if version >= 5 {
+		r.skip(8) // log_start_offset
+	}
+	if version >= 4 {
+		aborted := r.arrayLen(flex)
+		for k := 0; k < aborted && r.ok(); k++ {
+			r.skip(8 + 8) // producer_id, first_offset
+			if flex {
+				r.tags()
+			}
+		}
+	}
+	if version >= 11 {
+		r.skip(4) // preferred_read_replica
+	}
 }
 
 // walkTopic reads a topic's name or id.

@@ -1,7 +1,8 @@
 // Package kafkatest builds Kafka frames for tests: record batches (v2, any
 // codec, with a correct CRC), Produce request, Fetch response and Metadata
 // response bodies encoded with franz-go's kmsg, and the frame headers
-// around them. It is imported by tests only.
+// around them. It is imported by tests only, package kafka's own among
+// them, so it must not import package kafka.
 package kafkatest
 
 import (
@@ -14,8 +15,6 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/propwatch/propwatch/internal/parse/kafka"
 )
 
 // API keys of the frames propwatch reads.
@@ -40,22 +39,32 @@ type Record struct {
 	Value   []byte
 }
 
+// The codec ids of a batch's attributes, kafka.Codec's values.
+const (
+	codecNone uint8 = iota
+	codecGzip
+	codecSnappy
+	codecLZ4
+	codecZstd
+)
+
 // Codec is a codec as a test builds it: snappy comes raw or in
 // snappy-java's xerial framing.
 type Codec struct {
-	Name   string
-	Codec  kafka.Codec
+	Name string
+	// Codec is the codec's id, as kafka.Codec numbers it.
+	Codec  uint8
 	Xerial bool
 }
 
 // Codecs are every codec Kafka defines, snappy in both framings.
 var Codecs = []Codec{
-	{"none", kafka.CodecNone, false},
-	{"gzip", kafka.CodecGzip, false},
-	{"snappy", kafka.CodecSnappy, false},
-	{"snappy-xerial", kafka.CodecSnappy, true},
-	{"lz4", kafka.CodecLZ4, false},
-	{"zstd", kafka.CodecZstd, false},
+	{"none", codecNone, false},
+	{"gzip", codecGzip, false},
+	{"snappy", codecSnappy, false},
+	{"snappy-xerial", codecSnappy, true},
+	{"lz4", codecLZ4, false},
+	{"zstd", codecZstd, false},
 }
 
 // EncodeRecords encodes records in the v2 record layout.
@@ -79,22 +88,22 @@ func EncodeRecords(recs []Record) []byte {
 func Compress(c Codec, raw []byte) []byte {
 	var buf bytes.Buffer
 	switch c.Codec {
-	case kafka.CodecGzip:
+	case codecGzip:
 		w := gzip.NewWriter(&buf)
 		w.Write(raw)
 		w.Close()
-	case kafka.CodecSnappy:
+	case codecSnappy:
 		if !c.Xerial {
 			return snappy.Encode(nil, raw)
 		}
 		return xerialEncode(raw, 32<<10)
-	case kafka.CodecLZ4:
+	case codecLZ4:
 		// 64 KiB blocks, as Java's KafkaLZ4BlockOutputStream writes.
 		w := lz4.NewWriter(&buf)
 		w.Apply(lz4.BlockSizeOption(lz4.Block64Kb))
 		w.Write(raw)
 		w.Close()
-	case kafka.CodecZstd:
+	case codecZstd:
 		enc, err := zstd.NewWriter(nil)
 		if err != nil {
 			panic(err)

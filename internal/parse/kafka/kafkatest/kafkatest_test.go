@@ -1,6 +1,7 @@
 package kafkatest
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/propwatch/propwatch/internal/parse/kafka"
@@ -12,6 +13,9 @@ func TestFramesDecode(t *testing.T) {
 	recs := []Record{{Headers: []Header{H("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")}, Value: []byte("v")}, {Value: []byte("w")}}
 	for _, c := range Codecs {
 		t.Run(c.Name, func(t *testing.T) {
+			if name := kafka.Codec(c.Codec).String(); !strings.HasPrefix(c.Name, name) {
+				t.Fatalf("codec id %d is kafka's %s", c.Codec, name)
+			}
 			d := kafka.NewDecoder(kafka.Limits{}, nil)
 			headers := 0
 			visit := func(r *kafka.Record) { headers += len(r.Headers) }
