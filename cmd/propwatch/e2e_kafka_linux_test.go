@@ -96,6 +96,12 @@ func TestObserveKafka(t *testing.T) {
 		t.Fatalf("relay: %q", got)
 	}
 
+	// Hostile traffic on the broker's port: it must cost nothing but
+	// counted failures and gaps, and move no count of any pair above.
+	if got := startPeer(t, "kafka-bad", svc("bad"), "PEER_ADDR="+addr).line(t); got != "done" {
+		t.Fatalf("bad peer: %q", got)
+	}
+
 	// kcat: five records with a traceparent, snappy, then read back. kcat
 	// produces what it read once its input ends, and exits after the
 	// records are acknowledged, which outlasts propwatch's naming of it.
@@ -173,6 +179,28 @@ func TestObserveKafka(t *testing.T) {
 				w.records, w.missing, w.email)
 		}
 	}
+	// The bad peer's garbage Produce is a pair with no record, only gaps
+	// or failures; its other frames, failures only.
+	var badGaps uint64
+	for k, p := range pairs {
+		if k[0] == svc("bad") {
+			if p.Requests != 0 {
+				t.Errorf("bad peer: %d records on %s -> %s", p.Requests, k[0], k[1])
+			}
+			for _, n := range p.CoverageGaps {
+				badGaps += n
+			}
+			delete(pairs, k)
+		}
+	}
+	var failures uint64
+	for _, n := range rep.ParseFailures {
+		failures += n
+	}
+	if badGaps+failures == 0 {
+		t.Errorf("the bad peer's frames were counted nowhere: no gap, no parse failure")
+	}
+	t.Logf("bad peer: %d gaps, parse failures %v", badGaps, rep.ParseFailures)
 	if len(pairs) != len(wants) {
 		t.Errorf("%d kafka pairs of this test, want %d", len(pairs), len(wants))
 	}

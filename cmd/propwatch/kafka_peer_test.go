@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -32,6 +35,8 @@ func runKafkaPeer(role string) (ok bool, err error) {
 		return true, kafkaConsumer()
 	case "kafka-relay":
 		return true, kafkaRelay()
+	case "kafka-bad":
+		return true, kafkaBad()
 	}
 	return false, nil
 }
@@ -164,6 +169,45 @@ func kafkaRelay() error {
 			return err
 		}
 		got += len(out)
+	}
+	fmt.Println("done")
+	return nil
+}
+
+// kafkaBad sends the broker what no client should, each on a connection
+// of its own: random bytes, a Produce request header over a body of
+// garbage, and a Produce request whose size promises far more than comes
+// before the connection closes. It prints "done".
+func kafkaBad() error {
+	garbage := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rand.IntN(256))
+		}
+		return b
+	}
+	produce := func(size uint32, body []byte) []byte {
+		b := binary.BigEndian.AppendUint32(nil, size)
+		b = binary.BigEndian.AppendUint16(b, 0) // Produce
+		b = binary.BigEndian.AppendUint16(b, 9)
+		b = binary.BigEndian.AppendUint32(b, 1) // correlation id
+		b = binary.BigEndian.AppendUint16(b, 3)
+		b = append(b, "bad"...)
+		return append(b, body...)
+	}
+	body := garbage(2000)
+	for _, msg := range [][]byte{
+		garbage(4096),
+		produce(uint32(11+len(body)), body),
+		produce(50<<20, garbage(3000)),
+	} {
+		c, err := net.Dial("tcp", os.Getenv("PEER_ADDR"))
+		if err != nil {
+			return err
+		}
+		c.Write(msg)
+		time.Sleep(50 * time.Millisecond)
+		c.Close()
 	}
 	fmt.Println("done")
 	return nil
