@@ -3,16 +3,13 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -91,7 +88,7 @@ func TestObserveKafka(t *testing.T) {
 
 	// Continuity: a consumer of audit that produces onward, dropping the
 	// context: its records reach shipments without any.
-	if got := startPeer(t, "kafka-relay", svc("relay"), "PEER_ADDR="+addr, "KAFKA_TOPIC=audit",
+	if got := startPeer(t, "kafka-consumer", svc("relay"), "PEER_ADDR="+addr, "KAFKA_TOPIC=audit",
 		"KAFKA_TO=shipments", "KAFKA_N=8").line(t); got != "done" {
 		t.Fatalf("relay: %q", got)
 	}
@@ -214,37 +211,9 @@ func TestObserveKafka(t *testing.T) {
 	}
 }
 
-// startKcat runs kcat with a service name; it runs until the test ends,
-// so that propwatch can name it from its environment.
+// startKcat runs kcat with a service name; it runs until the test ends
+// (or its input does), so that propwatch can name it from its environment.
 func startKcat(t *testing.T, kcat, service string, args ...string) *peer {
 	t.Helper()
-	cmd := exec.Command(kcat, args...)
-	cmd.Env = append(os.Environ(), "OTEL_SERVICE_NAME="+service)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		if cmd.ProcessState != nil {
-			return // waited for already
-		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { io.Copy(io.Discard, out); cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-		}
-	})
-	return &peer{cmd: cmd, stdin: stdin, stdout: bufio.NewReader(out)}
+	return startProcess(t, exec.Command(kcat, args...), service)
 }

@@ -39,8 +39,20 @@ type peer struct {
 func startPeer(t *testing.T, role, service string, env ...string) *peer {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), peerEnv+"="+role, "OTEL_SERVICE_NAME="+service)
+	cmd.Env = append(os.Environ(), peerEnv+"="+role)
 	cmd.Env = append(cmd.Env, env...)
+	return startProcess(t, cmd, service)
+}
+
+// startProcess starts cmd with OTEL_SERVICE_NAME=service, its stdin and
+// stdout piped to the test. On cleanup its stdin is closed (the peers exit
+// then), and it gets SIGTERM, then SIGKILL, if it is still running.
+func startProcess(t *testing.T, cmd *exec.Cmd, service string) *peer {
+	t.Helper()
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, "OTEL_SERVICE_NAME="+service)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -56,8 +68,17 @@ func startPeer(t *testing.T, role, service string, env ...string) *peer {
 	p := &peer{cmd: cmd, stdin: stdin, stdout: bufio.NewReader(out)}
 	t.Cleanup(func() {
 		stdin.Close()
+		if cmd.ProcessState != nil {
+			return // waited for already
+		}
 		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
+		go func() { io.Copy(io.Discard, out); cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+			return
+		case <-time.After(500 * time.Millisecond):
+			cmd.Process.Signal(syscall.SIGTERM)
+		}
 		select {
 		case <-done:
 		case <-time.After(5 * time.Second):

@@ -33,8 +33,6 @@ func runKafkaPeer(role string) (ok bool, err error) {
 		return true, kafkaProducer()
 	case "kafka-consumer":
 		return true, kafkaConsumer()
-	case "kafka-relay":
-		return true, kafkaRelay()
 	case "kafka-bad":
 		return true, kafkaBad()
 	}
@@ -118,13 +116,20 @@ func kafkaProducer() error {
 }
 
 // kafkaConsumer reads KAFKA_N records of KAFKA_TOPIC from its start and
-// prints "done".
+// prints "done". With KAFKA_TO set it is a relay: it produces each record
+// to KAFKA_TO without its headers, the consumer that drops the context it
+// received, the break propwatch exists to find.
 func kafkaConsumer() error {
 	n, err := strconv.Atoi(os.Getenv("KAFKA_N"))
 	if err != nil {
 		return err
 	}
-	cl, err := kafkaClient(kgo.ConsumeTopics(os.Getenv("KAFKA_TOPIC")), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	to := os.Getenv("KAFKA_TO")
+	opts := []kgo.Opt{kgo.ConsumeTopics(os.Getenv("KAFKA_TOPIC")), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}
+	if to != "" {
+		opts = append(opts, kgo.DefaultProduceTopic(to))
+	}
+	cl, err := kafkaClient(opts...)
 	if err != nil {
 		return err
 	}
@@ -137,38 +142,14 @@ func kafkaConsumer() error {
 			return err
 		}
 		got += fs.NumRecords()
-	}
-	fmt.Println("done")
-	return nil
-}
-
-// kafkaRelay reads KAFKA_N records of KAFKA_TOPIC and produces each to
-// KAFKA_TO without its headers: the consumer that drops the context it
-// received, the break propwatch exists to find. It prints "done".
-func kafkaRelay() error {
-	n, err := strconv.Atoi(os.Getenv("KAFKA_N"))
-	if err != nil {
-		return err
-	}
-	cl, err := kafkaClient(kgo.ConsumeTopics(os.Getenv("KAFKA_TOPIC")), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.DefaultProduceTopic(os.Getenv("KAFKA_TO")))
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for got := 0; got < n; {
-		fs := cl.PollFetches(ctx)
-		if err := fs.Err0(); err != nil {
-			return err
+		if to == "" {
+			continue
 		}
 		var out []*kgo.Record
 		fs.EachRecord(func(r *kgo.Record) { out = append(out, &kgo.Record{Value: r.Value}) })
 		if err := cl.ProduceSync(ctx, out...).FirstErr(); err != nil {
 			return err
 		}
-		got += len(out)
 	}
 	fmt.Println("done")
 	return nil
