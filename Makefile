@@ -45,6 +45,12 @@ bench-go:
 bench-overhead:
 	GO=$(GO) bash bench/overhead.sh
 
+# bench/overhead.sh BENCH_ROUNDS times (default 5) and the median ratio: the
+# way to compare two builds on a noisy machine.
+.PHONY: bench-rounds
+bench-rounds:
+	GO=$(GO) bash bench/rounds.sh
+
 # Run every fuzz target for FUZZTIME each, one after another. New crashers
 # land in the package's testdata/fuzz and become regression seeds.
 fuzz:
