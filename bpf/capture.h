@@ -637,10 +637,12 @@ __noinline int judge_chunk(void)
 	struct head_state *st;
 	struct work *w;
 	struct event *e;
-	int v = V_DROP, known;
+	int v = V_DROP, known, fresh;
 
-	/* Phase 1: the stream's state and the first bytes. */
-	st = bpf_map_lookup_elem(&pw_heads, &key);
+	/* Phase 1: the stream's state and the first bytes, unless
+	 * handle_chunk already found there is no state and peeked. */
+	fresh = RELOAD(s->w.fresh);
+	st = fresh ? 0 : bpf_map_lookup_elem(&pw_heads, &key);
 	if (st) {
 		kind = st->kind;
 		st_ino = st->ino;
@@ -660,7 +662,9 @@ __noinline int judge_chunk(void)
 	n0 = min_u64(c->len0, want);
 	if (n0 > 8)
 		n0 = 8;
-	if (n0 && bpf_probe_read_user(&peek, n0, (const void *)c->base0)) {
+	if (fresh)
+		peek = RELOAD(s->w.fresh_peek);
+	else if (n0 && bpf_probe_read_user(&peek, n0, (const void *)c->base0)) {
 		count_lost(LOST_READ_FAILED);
 		return 0;
 	}
@@ -785,10 +789,12 @@ static __always_inline void handle_chunk(__u64 fd, const struct chunk *c, __u8 d
 	struct scratch *s;
 	__u32 cpu;
 
+	__u32 fresh = 0;
+
 	/*
 	 * The fast way out, for most chunks: a stream with no state whose
-	 * first bytes start nothing. (judge_chunk looks again: this is only
-	 * the filter.)
+	 * first bytes start nothing. What it found is handed on, so that
+	 * judge_chunk does not look and read again.
 	 */
 	if (!bpf_map_lookup_elem(&pw_heads, &key) && c->len0 >= want) {
 		if (want && bpf_probe_read_user(&peek, want, (const void *)c->base0)) {
@@ -798,12 +804,15 @@ static __always_inline void handle_chunk(__u64 fd, const struct chunk *c, __u8 d
 		if (http_sniff(peek, want) == SNIFF_NONE && kafka_sniff(peek, want) == KAFKA_NONE &&
 		    !kafka_size_prefix(peek, want))
 			return;
+		fresh = 1;
 	}
 
 	cpu = bpf_get_smp_processor_id();
 	s = bpf_map_lookup_elem(&pw_scratch, &cpu);
 	if (!s)
 		return;
+	s->w.fresh = fresh;
+	s->w.fresh_peek = peek;
 	s->w.c = *c;
 	s->w.fd = fd;
 	s->w.dir = dir;

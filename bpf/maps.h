@@ -194,7 +194,8 @@ struct work {
 	__u32 dir;        /* enum direction */
 	__u32 sys;        /* enum syscall_id */
 	__u32 vectored;   /* 1: the chunk is an iovec array */
-	__u32 _pad2;
+	__u32 fresh;      /* 1: handle_chunk found no stream state and peeked */
+	__u64 fresh_peek; /* ... these first bytes (min(total, 8) of them) */
 	__u64 ship;       /* ship_event: bytes of ev.data to send */
 	__u64 ev_len;     /* ship_event: ev.len */
 	__u32 ev_start;   /* ship_event: ev.start */

@@ -146,7 +146,8 @@ type captureScratch struct {
 		Dir        uint32
 		Sys        uint32
 		Vectored   uint32
-		Pad2       uint32
+		Fresh      uint32
+		FreshPeek  uint64
 		Ship       uint64
 		EvLen      uint64
 		EvStart    uint32

@@ -139,29 +139,12 @@ func open(spec *ebpf.CollectionSpec, cfg Config, set HookSet) (*Loader, error) {
 
 	// A program the verifier rejects comes back with its log either way;
 	// cfg.Verbose only decides how much of it the error shows.
-	switch set {
-	case HooksBTF:
-		var objs btfObjects
-		if err := spec.LoadAndAssign(&objs, nil); err != nil {
-			return nil, loadError(err, cfg.Verbose)
-		}
-		l.maps = objs.captureMaps
-		l.progs = map[string]*ebpf.Program{"pw_btf_sys_exit": objs.PwBtfSysExit}
-	case HooksRaw:
-		var objs rawObjects
-		if err := spec.LoadAndAssign(&objs, nil); err != nil {
-			return nil, loadError(err, cfg.Verbose)
-		}
-		l.maps = objs.captureMaps
-		l.progs = map[string]*ebpf.Program{"pw_sys_exit": objs.PwSysExit}
-	default:
-		var objs syscallObjects
-		if err := spec.LoadAndAssign(&objs, nil); err != nil {
-			return nil, loadError(err, cfg.Verbose)
-		}
-		l.maps = objs.captureMaps
-		l.progs = programsByName(&objs.syscallPrograms)
+	objs := map[HookSet]loadable{HooksBTF: &btfObjects{}, HooksRaw: &rawObjects{}, HooksSyscalls: &syscallObjects{}}[set]
+	if err := spec.LoadAndAssign(objs, nil); err != nil {
+		return nil, loadError(err, cfg.Verbose)
 	}
+	l.maps = *objs.captureMapsOf()
+	l.progs = programsByName(objs)
 	l.rd, err = ringbuf.NewReader(l.maps.PwEvents)
 	if err != nil {
 		l.closeObjects()
@@ -174,11 +157,13 @@ func open(spec *ebpf.CollectionSpec, cfg Config, set HookSet) (*Loader, error) {
 	return l, nil
 }
 
-// rawObjects and syscallObjects are what open loads for each hook set: the
-// programs of that set and the maps, but not the global variables.
-// Assigning a variable makes cilium/ebpf memory-map its .rodata or .bss
-// map, and that mapping, and with it the map, lives until the garbage
-// collector finds it; without variables the maps go when the programs do.
+// btfObjects, rawObjects and syscallObjects are what open loads for each
+// hook set: the programs of that set and the maps, but not the global
+// variables. Assigning a variable makes cilium/ebpf memory-map its .rodata
+// or .bss map, and that mapping, and with it the map, lives until the
+// garbage collector finds it; without variables the maps go when the
+// programs do. (The generated capturePrograms holds every set's programs,
+// and LoadAndAssign loads every program a struct names.)
 type btfObjects struct {
 	PwBtfSysExit *ebpf.Program `ebpf:"pw_btf_sys_exit"`
 	captureMaps
@@ -190,12 +175,6 @@ type rawObjects struct {
 }
 
 type syscallObjects struct {
-	syscallPrograms
-	captureMaps
-}
-
-// syscallPrograms are the programs of HooksSyscalls.
-type syscallPrograms struct {
 	PwEnterRead     *ebpf.Program `ebpf:"pw_enter_read"`
 	PwEnterReadv    *ebpf.Program `ebpf:"pw_enter_readv"`
 	PwEnterRecvfrom *ebpf.Program `ebpf:"pw_enter_recvfrom"`
@@ -216,7 +195,14 @@ type syscallPrograms struct {
 	PwExitSendto    *ebpf.Program `ebpf:"pw_exit_sendto"`
 	PwExitWrite     *ebpf.Program `ebpf:"pw_exit_write"`
 	PwExitWritev    *ebpf.Program `ebpf:"pw_exit_writev"`
+	captureMaps
 }
+
+// loadable is one of the objects structs: its maps, through the embedded
+// captureMaps.
+type loadable interface{ captureMapsOf() *captureMaps }
+
+func (m *captureMaps) captureMapsOf() *captureMaps { return m }
 
 // closeObjects closes the programs and maps.
 func (l *Loader) closeObjects() {
@@ -226,14 +212,14 @@ func (l *Loader) closeObjects() {
 	l.maps.Close()
 }
 
-// programsByName indexes the programs of a struct by their ebpf tag, the
-// name of their C function.
+// programsByName indexes the programs of a struct (a pointer to one) by
+// their ebpf tag, the name of their C function.
 func programsByName(p any) map[string]*ebpf.Program {
 	out := map[string]*ebpf.Program{}
 	v := reflect.ValueOf(p).Elem()
 	for i := range v.NumField() {
-		if prog, ok := v.Field(i).Interface().(*ebpf.Program); ok {
-			out[v.Type().Field(i).Tag.Get("ebpf")] = prog
+		if f := v.Type().Field(i); f.Type == reflect.TypeFor[*ebpf.Program]() {
+			out[f.Tag.Get("ebpf")] = v.Field(i).Interface().(*ebpf.Program)
 		}
 	}
 	return out
