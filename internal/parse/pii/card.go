@@ -100,14 +100,7 @@ func validPAN(d []byte) bool {
 	if !issuerKnown(d) {
 		return false
 	}
-	same := true
-	for _, x := range d[1:] {
-		if x != d[0] {
-			same = false
-			break
-		}
-	}
-	return !same && luhn(d)
+	return !oneDigit(d) && luhn(d)
 }
 
 // issuerKnown accepts the IIN ranges of the major networks. Epoch timestamps
@@ -153,4 +146,15 @@ func luhn(d []byte) bool {
 		double = !double
 	}
 	return sum%10 == 0
+}
+
+// oneDigit reports whether d is a single digit repeated: a placeholder,
+// never a real number.
+func oneDigit(d []byte) bool {
+	for _, x := range d[1:] {
+		if x != d[0] {
+			return false
+		}
+	}
+	return true
 }

@@ -60,14 +60,7 @@ func validSSN(d *[ssnDigits]byte) bool {
 	if area == 0 || area == 666 || area >= 900 || group == 0 || serial == 0 {
 		return false
 	}
-	same := true
-	for _, x := range d[1:] {
-		if x != d[0] {
-			same = false
-			break
-		}
-	}
-	if same {
+	if oneDigit(d[:]) {
 		return false
 	}
 	// 123-45-6789 is the canonical example; 078-05-1120 was printed on a
