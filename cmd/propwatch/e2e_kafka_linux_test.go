@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/propwatch/propwatch/internal/privtest"
-	"github.com/propwatch/propwatch/internal/report"
 )
 
 // kafkaProducerCase is one producer process of TestObserveKafka.
@@ -119,23 +117,7 @@ func TestObserveKafka(t *testing.T) {
 
 	time.Sleep(time.Second)
 	pw.stop(t)
-	raw, err := os.ReadFile(reportPath)
-	if err != nil {
-		t.Fatalf("report: %v\n%s", err, pw.log.String())
-	}
-	rep, err := report.ReadJSON(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.LostEvents != 0 {
-		t.Errorf("lost events: %v", rep.LostByReason)
-	}
-	pairs := map[[2]string]report.ReportPair{}
-	for _, p := range rep.Pairs {
-		if p.Protocol == "kafka" && (strings.HasSuffix(p.Source, tag) || strings.HasSuffix(p.Destination, tag)) {
-			pairs[[2]string{p.Source, p.Destination}] = p
-		}
-	}
+	raw, rep, pairs := pw.report(t, reportPath, "kafka", tag)
 	for k, p := range pairs {
 		t.Logf("%s -> %s: %d records, %d missing, %d invalid, pii %v, gaps %v", k[0], k[1], p.Requests, p.MissingContext, p.InvalidContext, p.PIIByKind, p.CoverageGaps)
 	}

@@ -183,27 +183,7 @@ func TestObserveHost(t *testing.T) {
 
 	pw.stop(t)
 
-	raw, err := os.ReadFile(reportPath)
-	if err != nil {
-		t.Fatalf("report: %v\n%s", err, pw.log.String())
-	}
-	if keep := os.Getenv("PROPWATCH_E2E_KEEP"); keep != "" {
-		os.WriteFile(keep, raw, 0o644) // for a look by hand
-	}
-	rep, err := report.ReadJSON(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.LostEvents != 0 {
-		t.Errorf("lost events: %v", rep.LostByReason)
-	}
-
-	pairs := map[[2]string]report.ReportPair{}
-	for _, p := range rep.Pairs {
-		if strings.HasSuffix(p.Source, tag) || strings.HasSuffix(p.Destination, tag) {
-			pairs[[2]string{p.Source, p.Destination}] = p
-		}
-	}
+	raw, rep, pairs := pw.report(t, reportPath, "http", tag)
 	t.Logf("pairs of this test: %d", len(pairs))
 	for k, p := range pairs {
 		t.Logf("%s -> %s: %d requests, %d missing, %d invalid, %d truncated", k[0], k[1], p.Requests, p.MissingContext, p.InvalidContext, p.Truncated)
@@ -300,6 +280,34 @@ func (r *running) stop(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("propwatch did not stop on SIGINT")
 	}
+}
+
+// report reads the report propwatch wrote at path (which it must have, with
+// no event lost) and the pairs of protocol that have a side named with tag,
+// by (source, destination). PROPWATCH_E2E_KEEP=FILE keeps a copy.
+func (r *running) report(t *testing.T, path, protocol, tag string) ([]byte, report.Report, map[[2]string]report.ReportPair) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("report: %v\n%s", err, r.log.String())
+	}
+	if keep := os.Getenv("PROPWATCH_E2E_KEEP"); keep != "" {
+		os.WriteFile(keep, raw, 0o644) // for a look by hand
+	}
+	rep, err := report.ReadJSON(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.LostEvents != 0 {
+		t.Errorf("lost events: %v", rep.LostByReason)
+	}
+	pairs := map[[2]string]report.ReportPair{}
+	for _, p := range rep.Pairs {
+		if p.Protocol == protocol && (strings.HasSuffix(p.Source, tag) || strings.HasSuffix(p.Destination, tag)) {
+			pairs[[2]string{p.Source, p.Destination}] = p
+		}
+	}
+	return raw, rep, pairs
 }
 
 // leftLoaded returns the capture programs loaded now that were not before,
