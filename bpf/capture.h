@@ -135,6 +135,27 @@ static __always_inline long gather(struct scratch *s, int vectored)
 }
 
 /*
+ * note_heads tells the sock hooks (struct work's heads_set, heads_gone)
+ * that the stream of direction dir now has state in pw_heads (set), or
+ * has none left.
+ */
+static __always_inline void note_heads(__u32 dir, int set)
+{
+	__u32 cpu = bpf_get_smp_processor_id(), bit = 1u << (dir & 1);
+	struct scratch *s = bpf_map_lookup_elem(&pw_scratch, &cpu);
+
+	if (!s)
+		return;
+	if (set) {
+		s->w.heads_set |= bit;
+		s->w.heads_gone &= ~bit;
+	} else {
+		s->w.heads_gone |= bit;
+		s->w.heads_set &= ~bit;
+	}
+}
+
+/*
  * Hold back a prefix too short to judge (a read of "G", or of a Kafka
  * frame's four size bytes) until the next chunk tells.
  */
@@ -150,6 +171,7 @@ static __always_inline void hold_back(struct head_key *key, __u64 bytes, __u32 n
 	};
 
 	bpf_map_update_elem(&pw_heads, key, &st, BPF_ANY);
+	note_heads(key->dir, 1);
 }
 
 /*
@@ -168,6 +190,7 @@ static __always_inline void close_stream(struct head_key *key, __u32 kafka)
 		}
 	}
 	bpf_map_delete_elem(&pw_heads, key);
+	note_heads(key->dir, 0);
 }
 
 /* What to do with a chunk, from its first bytes and the stream's state. */
@@ -265,6 +288,7 @@ static __noinline int track(const struct head_key *key, __u64 word, __u32 corr,
 
 		bpf_map_update_elem(&pw_heads, &rkey, &ns, BPF_ANY);
 	}
+	note_heads(rkey.dir, 1);
 	return 0;
 }
 
@@ -282,11 +306,16 @@ static __noinline int track(const struct head_key *key, __u64 word, __u32 corr,
  */
 static __noinline int quiet_end(const struct sock_info *si, __u8 dir, __u32 tgid)
 {
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct scratch *s = bpf_map_lookup_elem(&pw_scratch, &cpu);
 	struct conn_key k = {};
 	struct owner *o;
 
-	if (loopback_both || dir != DIR_EGRESS)
+	if (loopback_both || dir != DIR_EGRESS || !s)
 		return 0;
+	/* The sock hooks' note: this loopback end is recorded already. */
+	if (tgid && s->w.owner_tgid == tgid)
+		return 1;
 	conn_fill(&k, si);
 	if (!is_loopback(k.raddr))
 		return 0;
@@ -297,6 +326,7 @@ static __noinline int quiet_end(const struct sock_info *si, __u8 dir, __u32 tgid
 		bpf_get_current_comm(no.comm, sizeof(no.comm));
 		bpf_map_update_elem(&pw_owners, &k, &no, BPF_ANY);
 	}
+	s->w.owner_set = tgid;
 	return 1;
 }
 
@@ -307,8 +337,13 @@ static __noinline int quiet_end(const struct sock_info *si, __u8 dir, __u32 tgid
  */
 static __noinline int sock_fill(struct event *e, const struct sock_info *si)
 {
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct scratch *s = bpf_map_lookup_elem(&pw_scratch, &cpu);
 	struct conn_key k = {};
 	struct owner *o = 0;
+
+	if (!s)
+		return 0;
 
 	conn_fill(&k, si);
 	e->family = si->family;
@@ -322,9 +357,19 @@ static __noinline int sock_fill(struct event *e, const struct sock_info *si)
 		/* The other end's key: the same addresses, swapped. */
 		struct conn_key p = {.netns = k.netns, .lport = k.rport, .rport = k.lport};
 
+		if (s->w.peer_tgid) {
+			/* The sock hooks' note remembers it. */
+			e->peer_tgid = s->w.peer_tgid;
+			__builtin_memcpy(e->peer_comm, s->w.peer_comm, 16);
+			return 0;
+		}
 		__builtin_memcpy(p.laddr, k.raddr, 16);
 		__builtin_memcpy(p.raddr, k.laddr, 16);
 		o = bpf_map_lookup_elem(&pw_owners, &p);
+		if (o) {
+			s->w.peer_set = o->tgid;
+			__builtin_memcpy(s->w.peer_comm, o->comm, 16);
+		}
 	}
 	if (o) {
 		e->peer_tgid = o->tgid;
@@ -539,6 +584,7 @@ __noinline int emit_chunk(void)
 			};
 
 			bpf_map_update_elem(&pw_heads, &key, &ns, BPF_ANY);
+			note_heads(dir, 1);
 		}
 	} else {
 		whole = budget;
@@ -681,7 +727,15 @@ __noinline int judge_chunk(void)
 	}
 
 	/* The chunk matters (or cannot be judged yet): find its socket. */
-	if (!tcp_sock_of_fd(fd, &si)) {
+	if (RELOAD(s->w.hint.sk)) {
+		/* The sock hooks name the socket; it must be the descriptor's
+		 * (see on_sock), which costs one look in the file table. */
+		if (file_of_fd(fd) != RELOAD(s->w.hint_file))
+			return 0;
+		si.sk = RELOAD(s->w.hint.sk);
+		si.ino = RELOAD(s->w.hint.ino);
+		si.family = RELOAD(s->w.hint.family);
+	} else if (!tcp_sock_of_fd(fd, &si)) {
 		if (st)
 			bpf_map_delete_elem(&pw_heads, &key);
 		return 0;
@@ -689,6 +743,7 @@ __noinline int judge_chunk(void)
 	if (st && st_ino != si.ino) {
 		/* The state is of a file this descriptor named before. */
 		bpf_map_delete_elem(&pw_heads, &key);
+		note_heads(dir, 0);
 		kind = pl = budget = tail = kafka = 0;
 		pending = 0;
 		if (known) {
@@ -786,17 +841,18 @@ static __always_inline void handle_chunk(__u64 fd, const struct chunk *c, __u8 d
 {
 	struct head_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd, .dir = dir};
 	__u64 want = min_u64(c->total, 8), peek = 0;
-	struct scratch *s;
-	__u32 cpu;
+	__u32 cpu = bpf_get_smp_processor_id(), fresh = 0;
+	struct scratch *s = bpf_map_lookup_elem(&pw_scratch, &cpu);
 
-	__u32 fresh = 0;
-
+	if (!s)
+		return;
 	/*
 	 * The fast way out, for most chunks: a stream with no state whose
 	 * first bytes start nothing. What it found is handed on, so that
-	 * judge_chunk does not look and read again.
+	 * judge_chunk does not look and read again. (The sock hooks may know
+	 * there is no state without looking.)
 	 */
-	if (!bpf_map_lookup_elem(&pw_heads, &key) && c->len0 >= want) {
+	if ((s->w.no_state || !bpf_map_lookup_elem(&pw_heads, &key)) && c->len0 >= want) {
 		if (want && bpf_probe_read_user(&peek, want, (const void *)c->base0)) {
 			count_lost(LOST_READ_FAILED);
 			return;
@@ -807,10 +863,6 @@ static __always_inline void handle_chunk(__u64 fd, const struct chunk *c, __u8 d
 		fresh = 1;
 	}
 
-	cpu = bpf_get_smp_processor_id();
-	s = bpf_map_lookup_elem(&pw_scratch, &cpu);
-	if (!s)
-		return;
 	s->w.fresh = fresh;
 	s->w.fresh_peek = peek;
 	s->w.c = *c;
@@ -916,6 +968,24 @@ __noinline int capture_mmsg(__u64 fd, __u64 vec, __u64 cnt, __s64 ret, __u32 met
 		}
 		handle_iov(fd, mm.hdr.iov, mm.hdr.iovlen, mm.msg_len, meta >> 8, meta & 0xff);
 	}
+	return 0;
+}
+
+/*
+ * sendmmsg, recvmmsg as the sock hooks see them: message i of the mmsghdr
+ * array vec, which moved ret bytes.
+ */
+__noinline int capture_mmsg_one(__u64 fd, __u64 vec, __u64 i, __s64 ret, __u32 meta)
+{
+	struct pw_mmsghdr mm;
+
+	if (ret <= 0)
+		return 0;
+	if (bpf_probe_read_user(&mm, sizeof(mm), (const void *)(vec + i * sizeof(mm)))) {
+		count_lost(LOST_READ_FAILED);
+		return 0;
+	}
+	handle_iov(fd, mm.hdr.iov, mm.hdr.iovlen, ret, meta >> 8, meta & 0xff);
 	return 0;
 }
 

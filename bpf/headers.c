@@ -4,25 +4,33 @@
 /*
  * headers.c: propwatch's capture of HTTP/1.x request heads and Kafka frames.
  *
- * Where it hooks: the exits of the ten syscalls that move TCP payload,
- * write, writev, sendto, sendmsg, sendmmsg and read, readv, recvfrom,
- * recvmsg, recvmmsg. At a syscall's exit the bytes are in the process's own
- * buffer, plaintext, on the client and the server side alike, for every
- * process and container on the host, with no per-binary setup. Two hook
- * sets reach them; the Go loader picks one by probing the kernel:
+ * Where it hooks: where the syscalls that move TCP payload return, write,
+ * writev, sendto, sendmsg, sendmmsg and read, readv, recvfrom, recvmsg,
+ * recvmmsg. There the bytes are in the process's own buffer, plaintext, on
+ * the client and the server side alike, for every process and container on
+ * the host, with no per-binary setup. Four hook sets reach them; the Go
+ * loader takes the first that loads:
  *
- *   - raw: one raw tracepoint, sys_exit, that runs at the exit of every
- *     syscall and reads the syscall number and arguments from the
- *     registers the kernel saved on entry (pt_regs). No entry program, no
- *     map to carry arguments from entry to exit, and no perf record per
- *     call: the cheapest of the two. The registers are per architecture, so
- *     the object is built per architecture (x86-64 and arm64).
+ *   - sock: the BTF-typed tracepoints sock_send_length and sock_recv_length
+ *     (Linux 6.3+), which fire inside socket sends and receives only and
+ *     name the socket; the syscall and its arguments come from the
+ *     registers the task saved on entry. The cheapest: nothing runs for the
+ *     other syscalls, and no descriptor is walked to find its socket.
+ *   - btf: the tracepoint sys_exit, BTF-typed, at the exit of every
+ *     syscall, reading the syscall number and arguments from the saved
+ *     registers (pt_regs) with plain loads. No entry program, no map to
+ *     carry arguments from entry to exit, no perf record per call.
+ *   - raw: the same as a raw tracepoint, reading the registers through
+ *     bpf_probe_read_kernel, for kernels without BTF-typed tracepoints.
  *   - syscalls: the syscall tracepoints syscalls/sys_enter_* (stash the
  *     arguments) and sys_exit_* (capture) of the ten calls. A stable ABI on
  *     every kernel built with CONFIG_FTRACE_SYSCALLS; the path that works
  *     everywhere.
  *
- * Neither needs kprobes or BPF trampolines. Not seen: TLS (encrypted before
+ * The registers are per architecture, so the object is built per
+ * architecture (x86-64 and arm64).
+ *
+ * None needs kprobes or BPF trampolines. Not seen: TLS (encrypted before
  * write), io_uring, sendfile/splice, and 32-bit (compat) syscalls.
  *
  * What it emits: one struct event (event.h) per chunk that starts an
@@ -385,4 +393,176 @@ int pw_btf_sys_exit(__u64 *ctx)
 	args.a[3] = regs->regs[3];
 #endif
 	return dispatch(nr, &args, ret);
+}
+
+/*
+ * The sock hook set: the tracepoints sock/sock_send_length and
+ * sock/sock_recv_length (Linux 6.3+), BTF-typed. They fire in
+ * sock_sendmsg_nosec and sock_recvmsg_nosec once the protocol has moved the
+ * bytes, once per socket call: only for socket I/O, not at the exit of
+ * every syscall of every process, and with the socket at hand, so the
+ * descriptor is not resolved through the file table to find it. Which
+ * syscall made the call, and its arguments, come from the registers the
+ * task saved on entry (bpf_task_pt_regs, 5.15+). Socket calls the kernel
+ * makes for other syscalls (sendfile, splice, io_uring) or for its own
+ * sockets are left alone, as the syscall hooks leave them; judge_chunk
+ * checks that the socket is the descriptor's before it copies anything.
+ *
+ * sendmmsg and recvmmsg make one socket call per message, so the hook keeps
+ * a cursor per thread (pw_mmsg) to know which message of the array it is
+ * at; see mmsg_index.
+ */
+
+/*
+ * mmsg_index returns the index in the mmsghdr array vec (of vlen entries)
+ * of the message whose socket call just returned ret, and moves the
+ * thread's cursor past it. A call's messages fire in order, so the cursor
+ * starts at 0 and is dropped when the array is done, when a message fails
+ * (which ends the call), or when another array or syscall shows up. Left
+ * behind, it would misplace the first message of the next call on the
+ * same array: only after a call that stopped early without an error (a
+ * partial send, recvmmsg's timeout), on a thread that then reuses the
+ * array at once. TCP programs all but never use either call.
+ */
+static __always_inline __u32 mmsg_index(__u64 id, __u64 vec, __u64 vlen, long nr, __s64 ret)
+{
+	struct mmsg_cursor *c = bpf_map_lookup_elem(&pw_mmsg, &id);
+	__u32 i = 0;
+
+	if (c && c->vec == vec && c->nr == nr && c->next < vlen)
+		i = c->next;
+	if (ret <= 0 || i + 1 >= vlen) {
+		if (c)
+			bpf_map_delete_elem(&pw_mmsg, &id);
+	} else {
+		struct mmsg_cursor n = {.vec = vec, .next = i + 1, .nr = nr};
+
+		bpf_map_update_elem(&pw_mmsg, &id, &n, BPF_ANY);
+	}
+	return i;
+}
+
+/*
+ * on_sock is the work of both sock hooks: sk is the socket, ret what the
+ * call returned, flags the receive flags, dir the hook's direction.
+ */
+static __always_inline int on_sock(struct sock *sk, __s64 ret, __u64 flags, __u8 dir)
+{
+	struct task_struct *task;
+	struct sk_note *note;
+	struct pt_regs *regs;
+	struct sys_args args;
+	struct scratch *s;
+	__u16 family;
+	__u32 cpu;
+	long nr;
+
+	family = sk->__sk_common.skc_family;
+	if ((family != AF_INET && family != AF_INET6) || sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	task = bpf_get_current_task_btf();
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+#if defined(__TARGET_ARCH_x86)
+	nr = regs->orig_ax;
+	args.a[0] = regs->di;
+	args.a[1] = regs->si;
+	args.a[2] = regs->dx;
+	args.a[3] = regs->r10;
+#else
+	nr = regs->syscallno;
+	args.a[0] = regs->orig_x0;
+	args.a[1] = regs->regs[1];
+	args.a[2] = regs->regs[2];
+	args.a[3] = regs->regs[3];
+#endif
+	if (nr == NR_SENDMMSG || nr == NR_RECVMMSG) {
+		if (ret <= 0) {
+			/* The call ends here: forget its cursor. */
+			mmsg_index(bpf_get_current_pid_tgid(), args.a[1], args.a[2], nr, ret);
+			return 0;
+		}
+	} else if (ret <= 0) {
+		return 0;
+	}
+	if (!hooked(nr) || is_self())
+		return 0;
+	/* A receive inside a send syscall, or the other way round, is a
+	 * socket the kernel drives for that syscall, not the syscall's own. */
+	if ((nr == NR_WRITE || nr == NR_WRITEV || nr == NR_SENDTO || nr == NR_SENDMSG ||
+	     nr == NR_SENDMMSG) != (dir == DIR_EGRESS))
+		return 0;
+	if (dir == DIR_INGRESS && (flags & (MSG_PEEK | MSG_TRUNC)))
+		return 0;
+#if defined(__TARGET_ARCH_x86)
+	if (bpf_core_field_exists(struct thread_info, status) &&
+	    (task->thread_info.status & TS_COMPAT))
+		return 0;
+#else
+	if (regs->pstate & PSR_MODE32_BIT)
+		return 0;
+#endif
+
+	/* Tell the shared code the socket and what the note on it says, so
+	 * that it need not look them up. */
+	cpu = bpf_get_smp_processor_id();
+	s = bpf_map_lookup_elem(&pw_scratch, &cpu);
+	if (!s)
+		return 0;
+	s->w.hint.sk = (__u64)sk;
+	s->w.hint.ino = sk->sk_socket->file->f_inode->i_ino;
+	s->w.hint.family = family;
+	s->w.hint_file = (__u64)sk->sk_socket->file;
+	note = bpf_sk_storage_get(&pw_sk, sk, 0, 0);
+	if (note) {
+		s->w.no_state = !(note->heads & (1u << dir));
+		s->w.owner_tgid = note->owner_tgid;
+		s->w.peer_tgid = note->peer_tgid;
+		__builtin_memcpy(s->w.peer_comm, note->peer_comm, 16);
+	} else {
+		s->w.no_state = 1;
+		s->w.owner_tgid = 0;
+		s->w.peer_tgid = 0;
+	}
+	s->w.heads_set = 0;
+	s->w.heads_gone = 0;
+	s->w.owner_set = 0;
+	s->w.peer_set = 0;
+
+	if (nr == NR_SENDMMSG || nr == NR_RECVMMSG) {
+		__u32 i = mmsg_index(bpf_get_current_pid_tgid(), args.a[1], args.a[2], nr, ret);
+
+		capture_mmsg_one(args.a[0], args.a[1], i, ret,
+				 META(nr == NR_SENDMMSG ? SYS_SENDMMSG : SYS_RECVMMSG, dir));
+	} else {
+		dispatch(nr, &args, ret);
+	}
+
+	/* Keep what the shared code learnt in the note. */
+	if (!(s->w.heads_set | s->w.heads_gone | s->w.owner_set | s->w.peer_set))
+		return 0;
+	if (!note)
+		note = bpf_sk_storage_get(&pw_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!note)
+		return 0;
+	note->heads = (note->heads & ~s->w.heads_gone) | s->w.heads_set;
+	if (s->w.owner_set)
+		note->owner_tgid = s->w.owner_set;
+	if (s->w.peer_set) {
+		note->peer_tgid = s->w.peer_set;
+		__builtin_memcpy(note->peer_comm, s->w.peer_comm, 16);
+	}
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int pw_sock_send(__u64 *ctx)
+{
+	/* (struct sock *sk, int ret, int flags); flags is always 0 here. */
+	return on_sock((struct sock *)ctx[0], (__s32)ctx[1], 0, DIR_EGRESS);
+}
+
+SEC("tp_btf/sock_recv_length")
+int pw_sock_recv(__u64 *ctx)
+{
+	return on_sock((struct sock *)ctx[0], (__s32)ctx[1], (__u32)ctx[2], DIR_INGRESS);
 }

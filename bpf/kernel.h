@@ -63,7 +63,18 @@ enum bpf_map_type {
 	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
 	BPF_MAP_TYPE_LRU_HASH = 9,
+	BPF_MAP_TYPE_SK_STORAGE = 24,
 	BPF_MAP_TYPE_RINGBUF = 27,
+};
+
+/* Map flags: socket storage must be allocated on demand. */
+enum {
+	BPF_F_NO_PREALLOC = 1,
+};
+
+/* Flags of bpf_sk_storage_get. */
+enum {
+	BPF_SK_STORAGE_GET_F_CREATE = 1,
 };
 
 /* Flags of bpf_map_update_elem. */
@@ -193,14 +204,19 @@ struct sock_common {
 	struct in6_addr skc_v6_rcv_saddr;
 } __attribute__((preserve_access_index));
 
+struct socket;
+
 struct sock {
 	struct sock_common __sk_common;
 	__u16 sk_protocol;
+	__u16 sk_type;
+	struct socket *sk_socket;
 } __attribute__((preserve_access_index));
 
 struct socket {
 	short type;
 	struct sock *sk;
+	struct file *file;
 } __attribute__((preserve_access_index));
 
 #pragma clang diagnostic pop

@@ -135,6 +135,55 @@ struct owner {
 };
 
 /*
+ * What the sock hooks note on a TCP socket, in BPF socket storage: kept
+ * with the socket and freed with it, and found through the socket the
+ * hook is handed, so no hash lookup and no eviction. It saves the lookups
+ * that most chunks would otherwise make in the hash maps, whose buckets
+ * are cold by the time the next chunk comes: whether pw_heads may hold
+ * state for the socket's streams, and on loopback whom pw_owners names for
+ * this end and for the other. What it costs: a note that could not be
+ * made (no memory) makes the hooks forget a stream's state, so a head
+ * split across calls is missed; the other end's sender is kept once found,
+ * so a connection handed to another process keeps its first sender's name;
+ * and an end noted as recorded is not recorded again, so it goes unnamed
+ * if pw_owners evicted it (past 65536 loopback connections).
+ */
+struct sk_note {
+	__u32 heads;      /* bit per direction: pw_heads may hold state */
+	__u32 owner_tgid; /* this (sending) end is in pw_owners as this process */
+	__u32 peer_tgid;  /* the other end's sender in pw_owners, once found */
+	__u8 peer_comm[16];
+	__u8 _pad[4];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sk_note);
+} pw_sk SEC(".maps");
+
+/*
+ * Where the sock hooks are in a thread's sendmmsg or recvmmsg call: the
+ * array, the index of its next message, the syscall number. Keyed by
+ * bpf_get_current_pid_tgid(); see mmsg_index in headers.c.
+ */
+#define MMSG_MAX_ENTRIES 4096
+
+struct mmsg_cursor {
+	__u64 vec;
+	__u32 next;
+	__u32 nr;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MMSG_MAX_ENTRIES);
+	__type(key, __u64);
+	__type(value, struct mmsg_cursor);
+} pw_mmsg SEC(".maps");
+
+/*
  * Which process sent on the client end of a loopback connection: the
  * sending end of a loopback request emits nothing (capture.h), so the
  * receiving end's event names the sender from here, and Go looks here for
@@ -203,6 +252,20 @@ struct work {
 	__u64 split_src;  /* split: user address of the next bytes to ship */
 	__u64 split_n;    /* split: bytes left to ship */
 	__u64 split_rest; /* split: bytes of the chunk past those, not shipped */
+	/* From the sock hooks (zero under the others): the call's socket,
+	 * its struct file *, and what their note on it (struct sk_note) says. */
+	struct sock_info hint;
+	__u64 hint_file;
+	__u32 no_state;   /* pw_heads holds nothing for this stream: no lookup */
+	__u32 owner_tgid; /* this end is in pw_owners as this process */
+	__u32 peer_tgid;  /* the other end's sender, found before, or 0 */
+	__u8 peer_comm[16];
+	/* ... and back to them, for the note: */
+	__u32 heads_set;  /* bit per direction whose stream now has state */
+	__u32 heads_gone; /* bit per direction whose state was deleted */
+	__u32 owner_set;  /* quiet_end recorded this process in pw_owners */
+	__u32 peer_set;   /* sock_fill found the other end's sender (peer_comm) */
+	__u32 _pad4;
 };
 
 /*

@@ -15,10 +15,29 @@
 #include <bpf/bpf_endian.h>
 
 /*
- * tcp_sock_of_fd resolves fd in the current task's file table
- * (task->files->fdt->fd[fd], bounds-checked against max_fds) and keeps it
- * only when it is a TCP stream socket over IPv4 or IPv6. On success it fills
- * si and returns 1; any other file returns 0.
+ * file_of_fd returns the struct file that fd names in the current task's
+ * file table (task->files->fdt->fd[fd], bounds-checked against max_fds),
+ * or 0.
+ */
+static __always_inline __u64 file_of_fd(__u64 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *file = 0;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
+		return 0;
+	return (__u64)file;
+}
+
+/*
+ * tcp_sock_of_fd resolves fd with file_of_fd and keeps it only when it is
+ * a TCP stream socket over IPv4 or IPv6. On success it fills si and returns
+ * 1; any other file returns 0.
  *
  * This costs a dozen kernel reads, so capture.h calls it only for chunks
  * that matter (a request start, or a stream with state), never for the
@@ -26,19 +45,13 @@
  */
 static __always_inline int tcp_sock_of_fd(__u64 fd, struct sock_info *si)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
-	struct file *file = 0;
+	struct file *file = (struct file *)file_of_fd(fd);
 	struct inode *inode;
 	struct socket *sock;
 	struct sock *sk;
 	__u16 family;
 
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+	if (!file)
 		return 0;
 	inode = BPF_CORE_READ(file, f_inode);
 	if (!inode || (BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFSOCK)

@@ -67,7 +67,7 @@ func newRunCmd() *cobra.Command {
 	fl.IntVar(&f.kafkaMemory, "kafka-memory", observe.DefaultKafkaMemory, "bytes the Kafka frames in reassembly may hold at once (at least --kafka-capture-bytes); a frame past it is judged on its first chunk")
 	fl.DurationVar(&f.interval, "interval", 2*time.Second, "refresh period of the live view")
 	fl.BoolVar(&f.quiet, "quiet", false, "no live view")
-	fl.StringVar(&f.hooks, "hooks", string(loader.HooksAuto), "kernel hooks: auto (the first of btf, raw, syscalls that loads), btf (tp_btf sys_exit), raw (raw tracepoint sys_exit) or syscalls (the syscall tracepoints, which work everywhere)")
+	fl.StringVar(&f.hooks, "hooks", string(loader.HooksAuto), "kernel hooks: auto (the first of sock, btf, raw, syscalls that loads), sock (tp_btf sock_send_length and sock_recv_length, Linux 6.3+), btf (tp_btf sys_exit), raw (raw tracepoint sys_exit) or syscalls (the syscall tracepoints, which work everywhere)")
 	fl.BoolVar(&f.verbose, "verbose", false, "full verifier log on load errors, and debug logging")
 	return withCPUProfile(cmd)
 }
@@ -110,7 +110,7 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 	}
 	defer l.Close()
 	if err := l.Fallback(); err != nil {
-		log.Warn("raw hook unavailable, using the syscall tracepoints", "err", err)
+		log.Warn("cheaper hook sets unavailable", "set", l.HookSet(), "err", err)
 	}
 	log.Info("capture attached", "set", l.HookSet(), "hooks", len(l.Hooks()))
 	for _, h := range l.Hooks() {

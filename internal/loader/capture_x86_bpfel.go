@@ -101,6 +101,13 @@ const (
 	captureLostReasonLOST_REASONS      captureLostReason = 3
 )
 
+type captureMmsgCursor struct {
+	_    structs.HostLayout
+	Vec  uint64
+	Next uint32
+	Nr   uint32
+}
+
 type captureOwner struct {
 	_    structs.HostLayout
 	Tgid uint32
@@ -155,9 +162,35 @@ type captureScratch struct {
 		SplitSrc   uint64
 		SplitN     uint64
 		SplitRest  uint64
+		Hint       struct {
+			_      structs.HostLayout
+			Sk     uint64
+			Ino    uint64
+			Family uint16
+			Pad    [6]uint8
+		}
+		HintFile  uint64
+		NoState   uint32
+		OwnerTgid uint32
+		PeerTgid  uint32
+		PeerComm  [16]uint8
+		HeadsSet  uint32
+		HeadsGone uint32
+		OwnerSet  uint32
+		PeerSet   uint32
+		Pad4      uint32
 	}
 	Ev    captureEvent
 	Slack [16384]uint8
+}
+
+type captureSkNote struct {
+	_         structs.HostLayout
+	Heads     uint32
+	OwnerTgid uint32
+	PeerTgid  uint32
+	PeerComm  [16]uint8
+	Pad       [4]uint8
 }
 
 type captureSyscallId uint32
@@ -200,8 +233,10 @@ const (
 	captureMapPwHeads          = "pw_heads"
 	captureMapPwKreqs          = "pw_kreqs"
 	captureMapPwLost           = "pw_lost"
+	captureMapPwMmsg           = "pw_mmsg"
 	captureMapPwOwners         = "pw_owners"
 	captureMapPwScratch        = "pw_scratch"
+	captureMapPwSk             = "pw_sk"
 	captureProgPwBtfSysExit    = "pw_btf_sys_exit"
 	captureProgPwEnterRead     = "pw_enter_read"
 	captureProgPwEnterReadv    = "pw_enter_readv"
@@ -223,6 +258,8 @@ const (
 	captureProgPwExitSendto    = "pw_exit_sendto"
 	captureProgPwExitWrite     = "pw_exit_write"
 	captureProgPwExitWritev    = "pw_exit_writev"
+	captureProgPwSockRecv      = "pw_sock_recv"
+	captureProgPwSockSend      = "pw_sock_send"
 	captureProgPwSysExit       = "pw_sys_exit"
 	captureVarCaptureBytes     = "capture_bytes"
 	captureVarHeadBudget       = "head_budget"
@@ -302,6 +339,8 @@ type captureProgramSpecs struct {
 	PwExitSendto    *ebpf.ProgramSpec `ebpf:"pw_exit_sendto"`
 	PwExitWrite     *ebpf.ProgramSpec `ebpf:"pw_exit_write"`
 	PwExitWritev    *ebpf.ProgramSpec `ebpf:"pw_exit_writev"`
+	PwSockRecv      *ebpf.ProgramSpec `ebpf:"pw_sock_recv"`
+	PwSockSend      *ebpf.ProgramSpec `ebpf:"pw_sock_send"`
 	PwSysExit       *ebpf.ProgramSpec `ebpf:"pw_sys_exit"`
 }
 
@@ -314,8 +353,10 @@ type captureMapSpecs struct {
 	PwHeads   *ebpf.MapSpec `ebpf:"pw_heads"`
 	PwKreqs   *ebpf.MapSpec `ebpf:"pw_kreqs"`
 	PwLost    *ebpf.MapSpec `ebpf:"pw_lost"`
+	PwMmsg    *ebpf.MapSpec `ebpf:"pw_mmsg"`
 	PwOwners  *ebpf.MapSpec `ebpf:"pw_owners"`
 	PwScratch *ebpf.MapSpec `ebpf:"pw_scratch"`
+	PwSk      *ebpf.MapSpec `ebpf:"pw_sk"`
 }
 
 // captureVariableSpecs contains global variables before they are loaded into the kernel.
@@ -362,8 +403,10 @@ type captureMaps struct {
 	PwHeads   *ebpf.Map `ebpf:"pw_heads"`
 	PwKreqs   *ebpf.Map `ebpf:"pw_kreqs"`
 	PwLost    *ebpf.Map `ebpf:"pw_lost"`
+	PwMmsg    *ebpf.Map `ebpf:"pw_mmsg"`
 	PwOwners  *ebpf.Map `ebpf:"pw_owners"`
 	PwScratch *ebpf.Map `ebpf:"pw_scratch"`
+	PwSk      *ebpf.Map `ebpf:"pw_sk"`
 }
 
 func (m *captureMaps) Close() error {
@@ -373,8 +416,10 @@ func (m *captureMaps) Close() error {
 		m.PwHeads,
 		m.PwKreqs,
 		m.PwLost,
+		m.PwMmsg,
 		m.PwOwners,
 		m.PwScratch,
+		m.PwSk,
 	)
 }
 
@@ -422,6 +467,8 @@ type capturePrograms struct {
 	PwExitSendto    *ebpf.Program `ebpf:"pw_exit_sendto"`
 	PwExitWrite     *ebpf.Program `ebpf:"pw_exit_write"`
 	PwExitWritev    *ebpf.Program `ebpf:"pw_exit_writev"`
+	PwSockRecv      *ebpf.Program `ebpf:"pw_sock_recv"`
+	PwSockSend      *ebpf.Program `ebpf:"pw_sock_send"`
 	PwSysExit       *ebpf.Program `ebpf:"pw_sys_exit"`
 }
 
@@ -448,6 +495,8 @@ func (p *capturePrograms) Close() error {
 		p.PwExitSendto,
 		p.PwExitWrite,
 		p.PwExitWritev,
+		p.PwSockRecv,
+		p.PwSockSend,
 		p.PwSysExit,
 	)
 }

@@ -165,16 +165,22 @@ func (p Protocol) String() string {
 type HookSet string
 
 const (
-	// HooksAuto is the first of HooksBTF, HooksRaw and HooksSyscalls that
-	// loads and attaches on this kernel.
+	// HooksAuto is the first of HooksSock, HooksBTF, HooksRaw and
+	// HooksSyscalls that loads and attaches on this kernel.
 	HooksAuto HookSet = "auto"
+	// HooksSock is the tracepoints sock/sock_send_length and
+	// sock/sock_recv_length as BTF-typed tracepoints: they run for socket
+	// sends and receives only, not at every syscall's exit, and hand the
+	// program the socket. The cheapest set; it needs Linux 6.3+ (the
+	// tracepoints) and bpf_task_pt_regs (5.15+).
+	HooksSock HookSet = "sock"
 	// HooksBTF is HooksRaw as a BTF-typed tracepoint (tp_btf): the
-	// registers are read with plain loads, not helper calls. The cheapest
-	// set; it needs BTF-typed tracepoints and bpf_get_current_task_btf
-	// (Linux 5.11+ on x86-64).
+	// registers are read with plain loads, not helper calls. It needs
+	// BTF-typed tracepoints and bpf_get_current_task_btf (Linux 5.11+ on
+	// x86-64).
 	HooksBTF HookSet = "btf"
 	// HooksRaw is one raw tracepoint at every syscall's exit (sys_exit)
-	// that reads the arguments from the saved registers: the cheaper set.
+	// that reads the arguments from the saved registers.
 	HooksRaw HookSet = "raw"
 	// HooksSyscalls is the syscall tracepoints syscalls/sys_enter_* and
 	// sys_exit_* of the hooked calls: the set that works everywhere.
@@ -184,12 +190,12 @@ const (
 // ParseHookSet reads a HookSet from its name.
 func ParseHookSet(s string) (HookSet, error) {
 	switch h := HookSet(s); h {
-	case HooksAuto, HooksBTF, HooksRaw, HooksSyscalls:
+	case HooksAuto, HooksSock, HooksBTF, HooksRaw, HooksSyscalls:
 		return h, nil
 	case "":
 		return HooksAuto, nil
 	}
-	return "", fmt.Errorf("hook set %q: want auto, btf, raw or syscalls", s)
+	return "", fmt.Errorf("hook set %q: want auto, sock, btf, raw or syscalls", s)
 }
 
 // Defaults and limits of Config.

@@ -45,7 +45,7 @@ func startCapture(t *testing.T, cfg Config) *capture {
 
 // eachHookSet runs test once per hook set, as subtests named after it.
 func eachHookSet(t *testing.T, test func(t *testing.T, hooks HookSet)) {
-	for _, hooks := range []HookSet{HooksBTF, HooksRaw, HooksSyscalls} {
+	for _, hooks := range []HookSet{HooksSock, HooksBTF, HooksRaw, HooksSyscalls} {
 		t.Run(string(hooks), func(t *testing.T) { test(t, hooks) })
 	}
 }

@@ -77,8 +77,8 @@ var lostNames = [captureLostReasonLOST_REASONS]string{
 // cfg.Hooks names. It removes the memlock rlimit, probes the kernel for
 // what the program needs (and says what is missing), and loads the program
 // so that it ignores the calling process. HooksAuto takes the first of
-// HooksBTF, HooksRaw and HooksSyscalls that loads and attaches (Fallback
-// says why it passed the others); HooksSyscalls mounts tracefs when it is
+// HooksSock, HooksBTF, HooksRaw and HooksSyscalls that loads and attaches
+// (Fallback says why it passed the others); HooksSyscalls mounts tracefs when it is
 // not mounted.
 //
 // Open needs root, or CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before Linux
@@ -107,7 +107,7 @@ func Open(cfg Config) (*Loader, error) {
 	}
 	// Cheapest first; each failure says why the next was taken.
 	var skipped []error
-	for _, set := range []HookSet{HooksBTF, HooksRaw, HooksSyscalls} {
+	for _, set := range []HookSet{HooksSock, HooksBTF, HooksRaw, HooksSyscalls} {
 		l, err := open(spec, cfg, set)
 		if err == nil {
 			l.skipped = errors.Join(skipped...)
@@ -130,6 +130,8 @@ func open(spec *ebpf.CollectionSpec, cfg Config, set HookSet) (*Loader, error) {
 		err = probeRaw()
 	case HooksSyscalls:
 		err = prepareSyscalls()
+	case HooksSock:
+		err = probeSock()
 	default:
 		err = fmt.Errorf("unknown hook set %q", set)
 	}
@@ -139,7 +141,7 @@ func open(spec *ebpf.CollectionSpec, cfg Config, set HookSet) (*Loader, error) {
 
 	// A program the verifier rejects comes back with its log either way;
 	// cfg.Verbose only decides how much of it the error shows.
-	objs := map[HookSet]loadable{HooksBTF: &btfObjects{}, HooksRaw: &rawObjects{}, HooksSyscalls: &syscallObjects{}}[set]
+	objs := map[HookSet]loadable{HooksSock: &sockObjects{}, HooksBTF: &btfObjects{}, HooksRaw: &rawObjects{}, HooksSyscalls: &syscallObjects{}}[set]
 	if err := spec.LoadAndAssign(objs, nil); err != nil {
 		return nil, loadError(err, cfg.Verbose)
 	}
@@ -157,13 +159,19 @@ func open(spec *ebpf.CollectionSpec, cfg Config, set HookSet) (*Loader, error) {
 	return l, nil
 }
 
-// btfObjects, rawObjects and syscallObjects are what open loads for each
-// hook set: the programs of that set and the maps, but not the global
-// variables. Assigning a variable makes cilium/ebpf memory-map its .rodata
+// sockObjects, btfObjects, rawObjects and syscallObjects are what open
+// loads for each hook set: the programs of that set and the maps, but not
+// the global variables. Assigning a variable makes cilium/ebpf memory-map its .rodata
 // or .bss map, and that mapping, and with it the map, lives until the
 // garbage collector finds it; without variables the maps go when the
 // programs do. (The generated capturePrograms holds every set's programs,
 // and LoadAndAssign loads every program a struct names.)
+type sockObjects struct {
+	PwSockRecv *ebpf.Program `ebpf:"pw_sock_recv"`
+	PwSockSend *ebpf.Program `ebpf:"pw_sock_send"`
+	captureMaps
+}
+
 type btfObjects struct {
 	PwBtfSysExit *ebpf.Program `ebpf:"pw_btf_sys_exit"`
 	captureMaps

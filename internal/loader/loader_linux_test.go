@@ -519,6 +519,105 @@ func testSyscalls(t *testing.T, hooks HookSet) {
 	}
 }
 
+// mmsgArray is an mmsghdr array with one buffer per message, reused from
+// call to call as programs that use sendmmsg and recvmmsg reuse theirs.
+type mmsgArray struct {
+	msgs []mmsghdr
+	iovs []unix.Iovec
+	bufs [][]byte
+}
+
+func newMmsgArray(n, size int) *mmsgArray {
+	a := &mmsgArray{msgs: make([]mmsghdr, n), iovs: make([]unix.Iovec, n), bufs: make([][]byte, n)}
+	for i := range n {
+		a.bufs[i] = make([]byte, size)
+		a.iovs[i].Base = &a.bufs[i][0]
+		a.msgs[i].hdr.Iov = &a.iovs[i]
+		a.msgs[i].hdr.SetIovlen(1)
+	}
+	return a
+}
+
+// mmsg makes one sendmmsg or recvmmsg call of the first len(sizes)
+// messages, message i being sizes[i] bytes long, and returns the number
+// of messages it moved.
+func (a *mmsgArray) mmsg(trap uintptr, fd int, sizes []int, flags int) (int, error) {
+	for i, n := range sizes {
+		a.iovs[i].SetLen(n)
+		a.msgs[i].len = 0
+	}
+	n, _, errno := unix.Syscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(&a.msgs[0])), uintptr(len(sizes)), uintptr(flags), 0, 0)
+	runtime.KeepAlive(a)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+// TestMmsgArrays: sendmmsg and recvmmsg calls that reuse one array, and a
+// recvmmsg that returns fewer messages than it asked for. The sock hooks
+// see each message of such a call on its own and must keep count across
+// calls (mmsg_index); every set must ship each message once, whole.
+func TestMmsgArrays(t *testing.T) { eachHookSet(t, testMmsgArrays) }
+
+func testMmsgArrays(t *testing.T, hooks HookSet) {
+	c := startCapture(t, Config{Hooks: hooks})
+
+	// The receiver asks for three messages a call on a non-blocking
+	// socket: it gets what is there and the next message fails with
+	// EAGAIN, which ends the call.
+	recv := newMmsgArray(3, 4096)
+	s := newSink(t, "127.0.0.1:0", func(fd int, _ []byte) (int, error) {
+		n, err := recv.mmsg(unix.SYS_RECVMMSG, fd, []int{4096, 4096, 4096}, 0)
+		total := 0
+		for i := range n {
+			total += int(recv.msgs[i].len)
+		}
+		return total, err
+	})
+	client := dial(t, s.addr())
+	send := newMmsgArray(2, 256)
+	var want [][]byte
+	for call := range 3 {
+		var sizes []int
+		for i := range 2 {
+			b := []byte(fmt.Sprintf("GET /call-%d/message-%d HTTP/1.1\r\n\r\n", call, i))
+			copy(send.bufs[i], b)
+			sizes = append(sizes, len(b))
+			want = append(want, b)
+		}
+		withFD(t, client, func(fd int) error {
+			n, err := send.mmsg(unix.SYS_SENDMMSG, fd, sizes, 0)
+			if err == nil && n != 2 {
+				err = fmt.Errorf("sendmmsg sent %d of 2 messages", n)
+			}
+			return err
+		})
+		s.waitBytes(len(bytes.Join(want, nil)))
+	}
+	evs := on(c.sync(), s.addr())
+
+	egress := where(evs, localOf(client), Egress)
+	if len(egress) != len(want) {
+		t.Fatalf("got %d egress events, want %d:%s", len(egress), len(want), describe(evs))
+	}
+	for i, ev := range egress {
+		if !ev.Start || ev.Syscall != "sendmmsg" || !bytes.Equal(ev.Data, want[i]) || ev.Len != len(want[i]) {
+			t.Errorf("egress %d: %s start=%v len=%d data=%q, want sendmmsg %q", i, ev.Syscall, ev.Start, ev.Len, ev.Data, want[i])
+		}
+	}
+	var got []byte
+	for i, ev := range where(evs, s.addr(), Ingress) {
+		if ev.Syscall != "recvmmsg" || !ev.Start {
+			t.Errorf("ingress %d: %s start=%v, want a recvmmsg start", i, ev.Syscall, ev.Start)
+		}
+		got = append(got, ev.Data...)
+	}
+	if !bytes.Equal(got, bytes.Join(want, nil)) {
+		t.Errorf("ingress events carry %q, want %q:%s", got, bytes.Join(want, nil), describe(evs))
+	}
+}
+
 // TestOwnProcessExcluded: without the test switch, propwatch's own traffic
 // is not captured, another process's is.
 func TestOwnProcessExcluded(t *testing.T) {
@@ -670,6 +769,10 @@ func testClose(t *testing.T, set HookSet) {
 		t.Errorf("HookSet() = %q, want %q", l.HookSet(), set)
 	}
 	switch set {
+	case HooksSock:
+		if !slices.Equal(hooks, []string{"tp_btf/sock_recv_length", "tp_btf/sock_send_length"}) {
+			t.Errorf("Hooks() = %v, want [tp_btf/sock_recv_length tp_btf/sock_send_length]", hooks)
+		}
 	case HooksBTF:
 		if !slices.Equal(hooks, []string{"tp_btf/sys_exit"}) {
 			t.Errorf("Hooks() = %v, want [tp_btf/sys_exit]", hooks)
@@ -703,9 +806,10 @@ func testClose(t *testing.T, set HookSet) {
 	for id := range mapSet {
 		mapIDs = append(mapIDs, id)
 	}
-	// pw_args carries arguments from sys_enter to sys_exit: the raw hook
-	// has no use for it.
-	if want := map[HookSet]int{HooksBTF: 8, HooksRaw: 8, HooksSyscalls: 9}[set]; len(mapIDs) != want {
+	// pw_args carries arguments from sys_enter to sys_exit; pw_mmsg and
+	// pw_sk are the sock hooks' place in an mmsg call and their notes on
+	// sockets: the other sets have no use for them.
+	if want := map[HookSet]int{HooksSock: 10, HooksBTF: 8, HooksRaw: 8, HooksSyscalls: 9}[set]; len(mapIDs) != want {
 		t.Errorf("programs use %d maps, want the %d named ones, .rodata and .bss", len(mapIDs), want-2)
 	}
 

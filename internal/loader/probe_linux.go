@@ -84,6 +84,24 @@ func hookFeatures(typ ebpf.ProgramType, what string) []feature {
 // kernel lacks, or the first probe that could not tell.
 func probeFeatures() error { return probe(required) }
 
+// probeSock checks what HooksSock needs: the two tracepoints in the
+// kernel's BTF (Linux 6.3+), so that an older kernel is told by name and
+// not by a load error. Like pw_btf_sys_exit, the programs themselves are
+// the probe for the rest (bpf_task_pt_regs, 5.15+).
+func probeSock() error {
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return fmt.Errorf("read kernel BTF: %w", err)
+	}
+	for _, tp := range []string{"sock_send_length", "sock_recv_length"} {
+		var typ *btf.Typedef
+		if err := spec.TypeByName("btf_trace_"+tp, &typ); err != nil {
+			return fmt.Errorf("this kernel has no tracepoint sock/%s (Linux 6.3+): %w", tp, err)
+		}
+	}
+	return nil
+}
+
 // probeBTF checks what HooksBTF needs: nothing here. A tracing program
 // cannot be probed without a target (features.HaveProgramType reports a
 // permission error for it), so loading and attaching pw_btf_sys_exit is the
