@@ -39,41 +39,18 @@ volatile const __u32 capture_bytes = CAPTURE_MAX;
 volatile const __u32 head_budget = HEAD_BUDGET_DEFAULT;
 /* Bytes of a Kafka frame shipped, start and continuations together. */
 volatile const __u32 kafka_budget = KAFKA_BUDGET_DEFAULT;
-/* Wake Go when this many bytes wait in the ring buffer; 0 wakes it for
- * every event that finds it idle (the kernel's default). */
-volatile const __u32 wakeup_bytes = 0;
-/* ... or when this long has passed since the last wakeup. */
-volatile const __u64 wakeup_ns = 0;
 /* 1: both ends of a loopback connection emit (tests); 0: only the
  * receiving end does (see quiet_end). */
 volatile const __u32 loopback_both = 0;
 
-/* When Go was last woken. Shared by all CPUs unlocked: a lost update only
- * costs one wakeup more. */
-__u64 last_wakeup_ns = 0;
-
 /*
- * wakeup_flags decides whether emitting size bytes wakes the reader.
- * Waking a reader blocked in epoll costs the emitting syscall a few
- * microseconds (an irq_work and a task wakeup), more than the rest of the
- * capture; so wakeups are batched: one when wakeup_bytes have piled up, or
- * when wakeup_ns have passed since the last. A request on a quiet host still
- * wakes Go at once; the tail of a burst waits for Go's poll timeout.
+ * Events never wake the reader: Go polls the ring buffer (see Loader.Read).
+ * A wakeup costs the syscall that emits the event an irq_work and a task
+ * wakeup, more than the rest of the capture, and a reader blocked in
+ * epoll_wait costs Go's runtime a thread handoff each time; a reader that
+ * looks every few milliseconds and sleeps on a timer costs neither.
  */
-static __always_inline __u64 wakeup_flags(__u64 size)
-{
-	__u64 now;
-
-	if (!wakeup_bytes)
-		return 0;
-	now = bpf_ktime_get_ns();
-	if (bpf_ringbuf_query(&pw_events, BPF_RB_AVAIL_DATA) + size >= wakeup_bytes ||
-	    now - last_wakeup_ns >= wakeup_ns) {
-		last_wakeup_ns = now;
-		return BPF_RB_FORCE_WAKEUP;
-	}
-	return BPF_RB_NO_WAKEUP;
-}
+#define RB_FLAGS BPF_RB_NO_WAKEUP
 
 static __always_inline __u64 min_u64(__u64 a, __u64 b)
 {
@@ -414,7 +391,7 @@ static __always_inline void split(struct scratch *s)
 		e->captured = take;
 		e->len = take + (n - take ? 0 : RELOAD(w->split_rest));
 		if (bpf_ringbuf_output(&pw_events, e, EVENT_HEADER_SIZE + take,
-				       wakeup_flags(EVENT_HEADER_SIZE + take)))
+				       RB_FLAGS))
 			count_lost(LOST_RINGBUF_FULL);
 	}
 }
@@ -456,7 +433,7 @@ __noinline int ship_event(void)
 	e->captured = ship;
 	e->len = RELOAD(w->ev_len);
 	if (bpf_ringbuf_output(&pw_events, e, EVENT_HEADER_SIZE + ship,
-			       wakeup_flags(EVENT_HEADER_SIZE + ship)))
+			       RB_FLAGS))
 		count_lost(LOST_RINGBUF_FULL);
 	if (RELOAD(w->split_n))
 		split(s);

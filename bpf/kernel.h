@@ -84,14 +84,10 @@ enum {
 	BPF_EXIST = 2,
 };
 
-/* bpf_ringbuf_output flags and bpf_ringbuf_query queries (include/uapi/linux/bpf.h). */
+/* bpf_ringbuf_output flags (include/uapi/linux/bpf.h). */
 enum {
 	BPF_RB_NO_WAKEUP = 1,
 	BPF_RB_FORCE_WAKEUP = 2,
-};
-
-enum {
-	BPF_RB_AVAIL_DATA = 0,
 };
 
 /* Socket address families (include/linux/socket.h). */

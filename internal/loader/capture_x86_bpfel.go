@@ -264,7 +264,6 @@ const (
 	captureVarCaptureBytes     = "capture_bytes"
 	captureVarHeadBudget       = "head_budget"
 	captureVarKafkaBudget      = "kafka_budget"
-	captureVarLastWakeupNs     = "last_wakeup_ns"
 	captureVarLoopbackBoth     = "loopback_both"
 	captureVarSelfTgid         = "self_tgid"
 	captureVarUnusedEvent      = "unused_event"
@@ -272,8 +271,6 @@ const (
 	captureVarUnusedLostReason = "unused_lost_reason"
 	captureVarUnusedSyscallId  = "unused_syscall_id"
 	captureVarUnusedSyscallNr  = "unused_syscall_nr"
-	captureVarWakeupBytes      = "wakeup_bytes"
-	captureVarWakeupNs         = "wakeup_ns"
 )
 
 // loadCapture returns the embedded CollectionSpec for capture.
@@ -366,7 +363,6 @@ type captureVariableSpecs struct {
 	CaptureBytes     *ebpf.VariableSpec `ebpf:"capture_bytes"`
 	HeadBudget       *ebpf.VariableSpec `ebpf:"head_budget"`
 	KafkaBudget      *ebpf.VariableSpec `ebpf:"kafka_budget"`
-	LastWakeupNs     *ebpf.VariableSpec `ebpf:"last_wakeup_ns"`
 	LoopbackBoth     *ebpf.VariableSpec `ebpf:"loopback_both"`
 	SelfTgid         *ebpf.VariableSpec `ebpf:"self_tgid"`
 	UnusedEvent      *ebpf.VariableSpec `ebpf:"unused_event"`
@@ -374,8 +370,6 @@ type captureVariableSpecs struct {
 	UnusedLostReason *ebpf.VariableSpec `ebpf:"unused_lost_reason"`
 	UnusedSyscallId  *ebpf.VariableSpec `ebpf:"unused_syscall_id"`
 	UnusedSyscallNr  *ebpf.VariableSpec `ebpf:"unused_syscall_nr"`
-	WakeupBytes      *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
-	WakeupNs         *ebpf.VariableSpec `ebpf:"wakeup_ns"`
 }
 
 // captureObjects contains all objects after they have been loaded into the kernel.
@@ -430,7 +424,6 @@ type captureVariables struct {
 	CaptureBytes     *ebpf.Variable `ebpf:"capture_bytes"`
 	HeadBudget       *ebpf.Variable `ebpf:"head_budget"`
 	KafkaBudget      *ebpf.Variable `ebpf:"kafka_budget"`
-	LastWakeupNs     *ebpf.Variable `ebpf:"last_wakeup_ns"`
 	LoopbackBoth     *ebpf.Variable `ebpf:"loopback_both"`
 	SelfTgid         *ebpf.Variable `ebpf:"self_tgid"`
 	UnusedEvent      *ebpf.Variable `ebpf:"unused_event"`
@@ -438,8 +431,6 @@ type captureVariables struct {
 	UnusedLostReason *ebpf.Variable `ebpf:"unused_lost_reason"`
 	UnusedSyscallId  *ebpf.Variable `ebpf:"unused_syscall_id"`
 	UnusedSyscallNr  *ebpf.Variable `ebpf:"unused_syscall_nr"`
-	WakeupBytes      *ebpf.Variable `ebpf:"wakeup_bytes"`
-	WakeupNs         *ebpf.Variable `ebpf:"wakeup_ns"`
 }
 
 // capturePrograms contains all programs after they have been loaded into the kernel.

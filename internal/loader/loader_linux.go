@@ -53,18 +53,18 @@ const (
 	eventHeaderSize = int(unsafe.Offsetof(captureEvent{}.Data))
 )
 
-// Wakeup batching (wakeup_flags in bpf/capture.h): waking a blocked Read
-// costs the syscall that emits the event more than the capture itself, so
-// the kernel wakes Read only when a sixteenth of the ring buffer is waiting
-// or wakeupInterval has passed since the last wakeup, and Read looks at the
-// ring every pollInterval for events that woke nobody. Nothing downstream
-// needs an event sooner (a request waits 250ms to be named), and each
-// wakeup costs the reader an epoll_wait; at 10ms a busy host wakes it a
-// hundred times a second, not a thousand.
-const (
-	wakeupInterval = 10 * time.Millisecond
-	pollInterval   = 20 * time.Millisecond
-)
+// pollInterval is how often Read looks at the ring buffer when it found
+// it empty. The kernel never wakes Read (RB_FLAGS in bpf/capture.h): a
+// wakeup costs the syscall that emits an event more than the capture
+// itself, and a reader blocked in epoll_wait makes Go's runtime hand its
+// thread's P off and keeps the runtime's monitor thread waking every 20µs
+// (a quarter of propwatch's CPU under load, measured with perf). A reader
+// that drains the ring and then sleeps on a timer costs neither. Nothing
+// downstream needs an event sooner: a request waits 250ms to be named.
+const pollInterval = 10 * time.Millisecond
+
+// pastDeadline makes the ring buffer reader's epoll_wait return at once.
+var pastDeadline = time.Unix(1, 0)
 
 // lostNames names the pw_lost counters, indexed by enum lost_reason.
 var lostNames = [captureLostReasonLOST_REASONS]string{
@@ -152,6 +152,7 @@ func open(spec *ebpf.CollectionSpec, cfg Config, set HookSet) (*Loader, error) {
 		l.closeObjects()
 		return nil, fmt.Errorf("open ring buffer %s: %w", captureMapPwEvents, err)
 	}
+	l.rd.SetDeadline(pastDeadline)
 	if err := l.attach(spec); err != nil {
 		l.Close()
 		return nil, err
@@ -270,8 +271,6 @@ func configure(spec *ebpf.CollectionSpec, cfg Config) error {
 		captureVarSelfTgid:     self,
 		captureVarCaptureBytes: uint32(cfg.CaptureBytes),
 		captureVarHeadBudget:   uint32(HeadBudget),
-		captureVarWakeupBytes:  uint32(cfg.RingBufferBytes / 16),
-		captureVarWakeupNs:     uint64(wakeupInterval.Nanoseconds()),
 		captureVarLoopbackBoth: boolU32(cfg.loopbackBoth),
 		captureVarKafkaBudget:  uint32(cfg.KafkaCaptureBytes),
 	} {
@@ -369,11 +368,12 @@ func (l *Loader) Fallback() error { return l.skipped }
 
 // Read blocks until the next event and fills ev with it. It reuses ev's
 // buffers: ev.Data is valid until the next Read into ev, and Read makes no
-// allocation once ev has been used. Events come in syscall order; since the
-// kernel batches wakeups, an event can reach Read up to pollInterval (20ms)
-// after its syscall. After Close, Read returns an error wrapping
-// os.ErrClosed (which is ringbuf.ErrClosed). Read is safe for concurrent
-// use, though events are then split between the callers.
+// allocation once ev has been used. Events come in syscall order; since
+// Read polls the ring buffer, an event can reach it up to pollInterval
+// (10ms) after its syscall. After Close, Read returns (within
+// pollInterval) an error wrapping os.ErrClosed (which is
+// ringbuf.ErrClosed). Read is safe for concurrent use, though events are
+// then split between the callers.
 func (l *Loader) Read(ev *Event) error {
 	if cap(ev.raw) < eventSize {
 		ev.raw = make([]byte, eventSize)
@@ -383,7 +383,8 @@ func (l *Loader) Read(ev *Event) error {
 	defer l.readMu.Unlock()
 	l.rec.RawSample = ev.raw[:0]
 	for {
-		l.rd.SetDeadline(time.Now().Add(pollInterval))
+		// The reader's deadline is in the past (see open): its
+		// epoll_wait returns at once, and only when a batch is drained.
 		err := l.rd.ReadInto(&l.rec)
 		if err == nil {
 			break
@@ -391,6 +392,7 @@ func (l *Loader) Read(ev *Event) error {
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
 			return fmt.Errorf("read events: %w", err)
 		}
+		time.Sleep(pollInterval)
 	}
 	ev.raw = l.rec.RawSample
 	return ev.decode(ev.raw)
@@ -530,12 +532,13 @@ func (l *Loader) Hooks() []string {
 }
 
 // Close detaches every hook and unloads the program and its maps; nothing
-// is pinned, so nothing of propwatch stays in the kernel. It interrupts a
-// blocked Read. Close is safe to call more than once.
+// is pinned, so nothing of propwatch stays in the kernel. A Read waiting
+// for events returns within pollInterval. Close is safe to call more than
+// once.
 func (l *Loader) Close() error {
 	l.closeOnce.Do(func() {
 		var errs []error
-		// First wake a blocked Read: it holds the reader until it returns.
+		// First close the reader: ReadInto holds it while it reads.
 		if l.rd != nil {
 			if err := l.rd.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close ring buffer reader: %w", err))

@@ -62,7 +62,6 @@ var helpers = []struct {
 	fn   asm.BuiltinFunc
 }{
 	{"bpf_ringbuf_output", asm.FnRingbufOutput},
-	{"bpf_ringbuf_query", asm.FnRingbufQuery},
 	{"bpf_probe_read_user (Linux 5.5+)", asm.FnProbeReadUser},
 	{"bpf_probe_read_kernel", asm.FnProbeReadKernel},
 	{"bpf_get_current_task", asm.FnGetCurrentTask},
