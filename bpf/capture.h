@@ -43,14 +43,28 @@ volatile const __u32 kafka_budget = KAFKA_BUDGET_DEFAULT;
  * receiving end does (see quiet_end). */
 volatile const __u32 loopback_both = 0;
 
+/* Wake Go at most once this often (0: never; Go polls either way). */
+volatile const __u64 wakeup_ns = 0;
+
+/* When Go was last woken. Shared by all CPUs unlocked: a lost update only
+ * costs one wakeup more. */
+__u64 last_wakeup_ns = 0;
+
 /*
- * Events never wake the reader: Go polls the ring buffer (see Loader.Read).
- * A wakeup costs the syscall that emits the event an irq_work and a task
- * wakeup, more than the rest of the capture, and a reader blocked in
- * epoll_wait costs Go's runtime a thread handoff each time; a reader that
- * looks every few milliseconds and sleeps on a timer costs neither.
+ * rb_flags decides whether an event emitted at now (bpf_ktime_get_ns)
+ * wakes the reader. A wakeup costs the emitting syscall an irq_work and a
+ * task wakeup, more than the rest of the capture, so there is at most one
+ * per wakeup_ns: under load one event in hundreds pays it, and the first
+ * event on a quiet host still wakes Go at once. Go picks up the events
+ * that woke nobody when it next looks (Loader.Read).
  */
-#define RB_FLAGS BPF_RB_NO_WAKEUP
+static __always_inline __u64 rb_flags(__u64 now)
+{
+	if (!wakeup_ns || now - last_wakeup_ns < wakeup_ns)
+		return BPF_RB_NO_WAKEUP;
+	last_wakeup_ns = now;
+	return BPF_RB_FORCE_WAKEUP;
+}
 
 static __always_inline __u64 min_u64(__u64 a, __u64 b)
 {
@@ -391,7 +405,7 @@ static __always_inline void split(struct scratch *s)
 		e->captured = take;
 		e->len = take + (n - take ? 0 : RELOAD(w->split_rest));
 		if (bpf_ringbuf_output(&pw_events, e, EVENT_HEADER_SIZE + take,
-				       RB_FLAGS))
+				       rb_flags(e->ktime_ns)))
 			count_lost(LOST_RINGBUF_FULL);
 	}
 }
@@ -433,7 +447,7 @@ __noinline int ship_event(void)
 	e->captured = ship;
 	e->len = RELOAD(w->ev_len);
 	if (bpf_ringbuf_output(&pw_events, e, EVENT_HEADER_SIZE + ship,
-			       RB_FLAGS))
+			       rb_flags(e->ktime_ns)))
 		count_lost(LOST_RINGBUF_FULL);
 	if (RELOAD(w->split_n))
 		split(s);
@@ -835,8 +849,11 @@ static __always_inline void handle_chunk(__u64 fd, const struct chunk *c, __u8 d
 			return;
 		}
 		if (http_sniff(peek, want) == SNIFF_NONE && kafka_sniff(peek, want) == KAFKA_NONE &&
-		    !kafka_size_prefix(peek, want))
+		    !kafka_size_prefix(peek, want)) {
+			/* Tell the sock hooks, which skip such a direction. */
+			s->w.responses = http_response(peek, want);
 			return;
+		}
 		fresh = 1;
 	}
 

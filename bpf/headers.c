@@ -460,6 +460,9 @@ static __always_inline int on_sock(struct sock *sk, __s64 ret, __u64 flags, __u8
 	family = sk->__sk_common.skc_family;
 	if ((family != AF_INET && family != AF_INET6) || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
+	note = bpf_sk_storage_get(&pw_sk, sk, 0, 0);
+	if (note && (note->responses & (1u << dir)))
+		return 0; /* responses only: nothing to capture here */
 	task = bpf_get_current_task_btf();
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 #if defined(__TARGET_ARCH_x86)
@@ -512,7 +515,6 @@ static __always_inline int on_sock(struct sock *sk, __s64 ret, __u64 flags, __u8
 	s->w.hint.ino = sk->sk_socket->file->f_inode->i_ino;
 	s->w.hint.family = family;
 	s->w.hint_file = (__u64)sk->sk_socket->file;
-	note = bpf_sk_storage_get(&pw_sk, sk, 0, 0);
 	if (note) {
 		s->w.no_state = !(note->heads & (1u << dir));
 		s->w.owner_tgid = note->owner_tgid;
@@ -527,6 +529,7 @@ static __always_inline int on_sock(struct sock *sk, __s64 ret, __u64 flags, __u8
 	s->w.heads_gone = 0;
 	s->w.owner_set = 0;
 	s->w.peer_set = 0;
+	s->w.responses = 0;
 
 	if (nr == NR_SENDMMSG || nr == NR_RECVMMSG) {
 		__u32 i = mmsg_index(bpf_get_current_pid_tgid(), args.a[1], args.a[2], nr, ret);
@@ -538,13 +541,15 @@ static __always_inline int on_sock(struct sock *sk, __s64 ret, __u64 flags, __u8
 	}
 
 	/* Keep what the shared code learnt in the note. */
-	if (!(s->w.heads_set | s->w.heads_gone | s->w.owner_set | s->w.peer_set))
+	if (!(s->w.heads_set | s->w.heads_gone | s->w.owner_set | s->w.peer_set | s->w.responses))
 		return 0;
 	if (!note)
 		note = bpf_sk_storage_get(&pw_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!note)
 		return 0;
 	note->heads = (note->heads & ~s->w.heads_gone) | s->w.heads_set;
+	if (s->w.responses)
+		note->responses |= 1u << dir;
 	if (s->w.owner_set)
 		note->owner_tgid = s->w.owner_set;
 	if (s->w.peer_set) {

@@ -147,13 +147,17 @@ struct owner {
  * so a connection handed to another process keeps its first sender's name;
  * and an end noted as recorded is not recorded again, so it goes unnamed
  * if pw_owners evicted it (past 65536 loopback connections).
+ *
+ * A direction that carried an HTTP/1.x response carries no request, so
+ * once one is seen there the hooks skip that direction altogether: half
+ * the socket calls of HTTP traffic end at the note.
  */
 struct sk_note {
 	__u32 heads;      /* bit per direction: pw_heads may hold state */
 	__u32 owner_tgid; /* this (sending) end is in pw_owners as this process */
 	__u32 peer_tgid;  /* the other end's sender in pw_owners, once found */
 	__u8 peer_comm[16];
-	__u8 _pad[4];
+	__u32 responses;  /* bit per direction: it carried an HTTP/1.x response */
 };
 
 struct {
@@ -265,7 +269,7 @@ struct work {
 	__u32 heads_gone; /* bit per direction whose state was deleted */
 	__u32 owner_set;  /* quiet_end recorded this process in pw_owners */
 	__u32 peer_set;   /* sock_fill found the other end's sender (peer_comm) */
-	__u32 _pad4;
+	__u32 responses;  /* the chunk began an HTTP/1.x response, on no stream */
 };
 
 /*

@@ -76,6 +76,17 @@ static __always_inline int http_sniff(__u64 word, __u32 n)
 }
 
 /*
+ * http_response reports whether the first n bytes of a chunk (the low
+ * bytes of word) begin an HTTP/1.0 or HTTP/1.1 response: a direction of a
+ * connection that carries responses carries no requests.
+ */
+static __always_inline int http_response(__u64 word, __u32 n)
+{
+	return n == 8 && (word == W8('H', 'T', 'T', 'P', '/', '1', '.', '1') ||
+			  word == W8('H', 'T', 'T', 'P', '/', '1', '.', '0'));
+}
+
+/*
  * Kafka (https://kafka.apache.org/protocol): every message is a frame, an
  * int32 size and that many bytes, big-endian. A request goes on with int16
  * api_key, int16 api_version, int32 correlation_id; a response with the

@@ -178,7 +178,7 @@ type captureScratch struct {
 		HeadsGone uint32
 		OwnerSet  uint32
 		PeerSet   uint32
-		Pad4      uint32
+		Responses uint32
 	}
 	Ev    captureEvent
 	Slack [16384]uint8
@@ -190,7 +190,7 @@ type captureSkNote struct {
 	OwnerTgid uint32
 	PeerTgid  uint32
 	PeerComm  [16]uint8
-	Pad       [4]uint8
+	Responses uint32
 }
 
 type captureSyscallId uint32
@@ -264,6 +264,7 @@ const (
 	captureVarCaptureBytes     = "capture_bytes"
 	captureVarHeadBudget       = "head_budget"
 	captureVarKafkaBudget      = "kafka_budget"
+	captureVarLastWakeupNs     = "last_wakeup_ns"
 	captureVarLoopbackBoth     = "loopback_both"
 	captureVarSelfTgid         = "self_tgid"
 	captureVarUnusedEvent      = "unused_event"
@@ -271,6 +272,7 @@ const (
 	captureVarUnusedLostReason = "unused_lost_reason"
 	captureVarUnusedSyscallId  = "unused_syscall_id"
 	captureVarUnusedSyscallNr  = "unused_syscall_nr"
+	captureVarWakeupNs         = "wakeup_ns"
 )
 
 // loadCapture returns the embedded CollectionSpec for capture.
@@ -363,6 +365,7 @@ type captureVariableSpecs struct {
 	CaptureBytes     *ebpf.VariableSpec `ebpf:"capture_bytes"`
 	HeadBudget       *ebpf.VariableSpec `ebpf:"head_budget"`
 	KafkaBudget      *ebpf.VariableSpec `ebpf:"kafka_budget"`
+	LastWakeupNs     *ebpf.VariableSpec `ebpf:"last_wakeup_ns"`
 	LoopbackBoth     *ebpf.VariableSpec `ebpf:"loopback_both"`
 	SelfTgid         *ebpf.VariableSpec `ebpf:"self_tgid"`
 	UnusedEvent      *ebpf.VariableSpec `ebpf:"unused_event"`
@@ -370,6 +373,7 @@ type captureVariableSpecs struct {
 	UnusedLostReason *ebpf.VariableSpec `ebpf:"unused_lost_reason"`
 	UnusedSyscallId  *ebpf.VariableSpec `ebpf:"unused_syscall_id"`
 	UnusedSyscallNr  *ebpf.VariableSpec `ebpf:"unused_syscall_nr"`
+	WakeupNs         *ebpf.VariableSpec `ebpf:"wakeup_ns"`
 }
 
 // captureObjects contains all objects after they have been loaded into the kernel.
@@ -424,6 +428,7 @@ type captureVariables struct {
 	CaptureBytes     *ebpf.Variable `ebpf:"capture_bytes"`
 	HeadBudget       *ebpf.Variable `ebpf:"head_budget"`
 	KafkaBudget      *ebpf.Variable `ebpf:"kafka_budget"`
+	LastWakeupNs     *ebpf.Variable `ebpf:"last_wakeup_ns"`
 	LoopbackBoth     *ebpf.Variable `ebpf:"loopback_both"`
 	SelfTgid         *ebpf.Variable `ebpf:"self_tgid"`
 	UnusedEvent      *ebpf.Variable `ebpf:"unused_event"`
@@ -431,6 +436,7 @@ type captureVariables struct {
 	UnusedLostReason *ebpf.Variable `ebpf:"unused_lost_reason"`
 	UnusedSyscallId  *ebpf.Variable `ebpf:"unused_syscall_id"`
 	UnusedSyscallNr  *ebpf.Variable `ebpf:"unused_syscall_nr"`
+	WakeupNs         *ebpf.Variable `ebpf:"wakeup_ns"`
 }
 
 // capturePrograms contains all programs after they have been loaded into the kernel.

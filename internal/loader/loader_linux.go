@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
 )
 
 // Loader holds the capture program: loaded, attached to one hook set, and
@@ -33,9 +35,16 @@ type Loader struct {
 	// skipped says why HooksAuto did not take the cheaper hook sets.
 	skipped error
 
-	// readMu serialises Read: rec is reused across calls.
+	// readMu serialises Read: rec, waited are reused across calls.
 	readMu sync.Mutex
 	rec    ringbuf.Record
+	// wake is the ring buffer's descriptor again, non-blocking, so that
+	// Read waits for the kernel's wakeups in Go's netpoller (see
+	// pollInterval); waitFn is waitOnce, bound once.
+	wake   *os.File
+	wakeRC syscall.RawConn
+	waitFn func(uintptr) bool
+	waited bool
 
 	// mu guards the maps against Close while HeadDone, Owner and Lost use
 	// them.
@@ -53,17 +62,23 @@ const (
 	eventHeaderSize = int(unsafe.Offsetof(captureEvent{}.Data))
 )
 
-// pollInterval is how often Read looks at the ring buffer when it found
-// it empty. The kernel never wakes Read (RB_FLAGS in bpf/capture.h): a
-// wakeup costs the syscall that emits an event more than the capture
-// itself, and a reader blocked in epoll_wait makes Go's runtime hand its
-// thread's P off and keeps the runtime's monitor thread waking every 20µs
-// (a quarter of propwatch's CPU under load, measured with perf). A reader
-// that drains the ring and then sleeps on a timer costs neither. Nothing
-// downstream needs an event sooner: a request waits 250ms to be named.
-const pollInterval = 10 * time.Millisecond
+// How Read waits for events. The kernel wakes it at most once per
+// wakeupInterval (wakeup_ns in bpf/capture.h): a wakeup costs the syscall
+// that emits the event more than the capture itself, so under load only
+// one event in hundreds pays it, while the first event on a quiet host
+// wakes Go at once (a short-lived client must be named from /proc while it
+// runs). Read waits in Go's netpoller, not in a blocking epoll_wait: a
+// goroutine parked there holds no thread in a syscall, where Go's runtime
+// would hand its P off and keep its monitor thread waking every 20µs (a
+// quarter of propwatch's CPU under load, measured with perf). Events that
+// woke nobody are picked up within pollInterval.
+const (
+	wakeupInterval = 10 * time.Millisecond
+	pollInterval   = 10 * time.Millisecond
+)
 
-// pastDeadline makes the ring buffer reader's epoll_wait return at once.
+// pastDeadline makes the ring buffer reader's own epoll_wait return at
+// once: Read drains with it and waits elsewhere.
 var pastDeadline = time.Unix(1, 0)
 
 // lostNames names the pw_lost counters, indexed by enum lost_reason.
@@ -153,6 +168,10 @@ func open(spec *ebpf.CollectionSpec, cfg Config, set HookSet) (*Loader, error) {
 		return nil, fmt.Errorf("open ring buffer %s: %w", captureMapPwEvents, err)
 	}
 	l.rd.SetDeadline(pastDeadline)
+	if err := l.openWake(); err != nil {
+		l.Close()
+		return nil, err
+	}
 	if err := l.attach(spec); err != nil {
 		l.Close()
 		return nil, err
@@ -272,6 +291,7 @@ func configure(spec *ebpf.CollectionSpec, cfg Config) error {
 		captureVarCaptureBytes: uint32(cfg.CaptureBytes),
 		captureVarHeadBudget:   uint32(HeadBudget),
 		captureVarLoopbackBoth: boolU32(cfg.loopbackBoth),
+		captureVarWakeupNs:     uint64(wakeupInterval.Nanoseconds()),
 		captureVarKafkaBudget:  uint32(cfg.KafkaCaptureBytes),
 	} {
 		vs, ok := spec.Variables[name]
@@ -369,11 +389,10 @@ func (l *Loader) Fallback() error { return l.skipped }
 // Read blocks until the next event and fills ev with it. It reuses ev's
 // buffers: ev.Data is valid until the next Read into ev, and Read makes no
 // allocation once ev has been used. Events come in syscall order; since
-// Read polls the ring buffer, an event can reach it up to pollInterval
-// (10ms) after its syscall. After Close, Read returns (within
-// pollInterval) an error wrapping os.ErrClosed (which is
-// ringbuf.ErrClosed). Read is safe for concurrent use, though events are
-// then split between the callers.
+// the kernel batches wakeups, an event can reach Read up to pollInterval
+// (10ms) after its syscall. After Close, Read returns an error wrapping
+// os.ErrClosed (which is ringbuf.ErrClosed). Read is safe for concurrent
+// use, though events are then split between the callers.
 func (l *Loader) Read(ev *Event) error {
 	if cap(ev.raw) < eventSize {
 		ev.raw = make([]byte, eventSize)
@@ -392,10 +411,52 @@ func (l *Loader) Read(ev *Event) error {
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
 			return fmt.Errorf("read events: %w", err)
 		}
-		time.Sleep(pollInterval)
+		l.wait()
 	}
 	ev.raw = l.rec.RawSample
 	return ev.decode(ev.raw)
+}
+
+// openWake opens the descriptor Read waits on: a non-blocking duplicate of
+// the ring buffer's, which os.NewFile hands to Go's netpoller.
+func (l *Loader) openWake() error {
+	fd, err := unix.FcntlInt(uintptr(l.maps.PwEvents.FD()), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("duplicate ring buffer descriptor: %w", err)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("ring buffer descriptor: %w", err)
+	}
+	l.wake = os.NewFile(uintptr(fd), captureMapPwEvents)
+	if l.wakeRC, err = l.wake.SyscallConn(); err != nil {
+		return fmt.Errorf("ring buffer descriptor: %w", err)
+	}
+	l.waitFn = l.waitOnce
+	return nil
+}
+
+// wait returns when the kernel wakes the ring buffer, after pollInterval,
+// or once Close has begun. l.readMu must be held.
+func (l *Loader) wait() {
+	if err := l.wake.SetReadDeadline(time.Now().Add(pollInterval)); err != nil {
+		// Closed, or not pollable after all: wait the interval out.
+		time.Sleep(pollInterval)
+		return
+	}
+	l.waited = false
+	if err := l.wakeRC.Read(l.waitFn); errors.Is(err, os.ErrClosed) {
+		time.Sleep(pollInterval)
+	}
+}
+
+// waitOnce is the RawConn.Read callback of wait: the first call says "not
+// ready" (Read found the ring empty), so the netpoller waits; the next,
+// after a wakeup or the deadline, ends the wait.
+func (l *Loader) waitOnce(uintptr) bool {
+	done := l.waited
+	l.waited = true
+	return done
 }
 
 // decode fills ev from one ring buffer record. raw's capacity must hold a
@@ -532,17 +593,20 @@ func (l *Loader) Hooks() []string {
 }
 
 // Close detaches every hook and unloads the program and its maps; nothing
-// is pinned, so nothing of propwatch stays in the kernel. A Read waiting
-// for events returns within pollInterval. Close is safe to call more than
-// once.
+// is pinned, so nothing of propwatch stays in the kernel. It interrupts a
+// waiting Read. Close is safe to call more than once.
 func (l *Loader) Close() error {
 	l.closeOnce.Do(func() {
 		var errs []error
-		// First close the reader: ReadInto holds it while it reads.
+		// First close the reader (ReadInto holds it while it reads),
+		// then wake a waiting Read.
 		if l.rd != nil {
 			if err := l.rd.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close ring buffer reader: %w", err))
 			}
+		}
+		if l.wake != nil {
+			l.wake.Close()
 		}
 
 		l.mu.Lock()
