@@ -180,6 +180,7 @@ type Analyzer struct {
 	fmts    formats.Headers
 	results []formats.Result
 	bag     w3c.Baggage
+	quiet   []quietHeader // by baggage header, see quietBaggage
 
 	traceparents    int
 	traceparent     []byte
@@ -233,7 +234,8 @@ func (a *Analyzer) Fields(fields []http1.Field) *Verdict {
 func (a *Analyzer) judge(fields []http1.Field, cut int) *Verdict {
 	a.reset()
 	v := &a.verdict
-	for i, f := range fields {
+	for i := range fields {
+		f := &fields[i]
 		if i == cut {
 			if http1.EqualFold(f.Name, "baggage") {
 				a.cutBaggage(f.Value)
@@ -244,7 +246,18 @@ func (a *Analyzer) judge(fields []http1.Field, cut int) *Verdict {
 			}
 			continue
 		}
-		a.collect(f)
+		// Most fields (host, accept, user-agent, x-request-id, ...) have,
+		// in one of their first three bytes, a byte that no propagation
+		// field of their length has there: skip them without a call.
+		if n := len(f.Name); n > 0 {
+			lengths := propagationBytes[0][f.Name[0]]
+			if n > 2 {
+				lengths &= propagationBytes[1][f.Name[1]] & propagationBytes[2][f.Name[2]]
+			}
+			if lengths>>(n&31)&1 != 0 {
+				a.collect(f)
+			}
+		}
 	}
 	a.judgeContext()
 	a.judgeBaggage()
@@ -258,20 +271,55 @@ func (a *Analyzer) judge(fields []http1.Field, cut int) *Verdict {
 }
 
 func (a *Analyzer) reset() {
-	a.verdict = Verdict{Reasons: a.verdict.Reasons[:0], Findings: a.verdict.Findings[:0]}
+	reasons, findings := a.verdict.Reasons[:0], a.verdict.Findings[:0]
+	// Zeroed in place and then set: a composite literal with fields would
+	// be built on the stack and copied over.
+	a.verdict = Verdict{}
+	a.verdict.Reasons, a.verdict.Findings = reasons, findings
 	a.fmts.Reset()
 	a.results = a.results[:0]
 	a.traceparents, a.traceparent = 0, nil
 	a.cutBaggageBytes = 0
 	a.tracestates = a.tracestates[:0]
 	a.baggages = a.baggages[:0]
-	a.carriers = a.carriers[:0]
-	a.carrierOrdinals = [formats.NumFields]int{}
+	if len(a.carriers) > 0 {
+		// Only a carrier moves an ordinal off zero.
+		a.carrierOrdinals = [formats.NumFields]int{}
+		a.carriers = a.carriers[:0]
+	}
 }
+
+// propagationBytes[k] has bit n%32 of entry c set when some field collect
+// sorts, W3C or not, has a name n bytes long whose byte k is c (in either
+// case). The prefixed names (uberctx-*, ot-baggage-*) set every bit, since
+// their length is open.
+var propagationBytes = func() (t [3][256]uint32) {
+	add := func(name string, anyLength bool) {
+		lengths := uint32(1) << (len(name) & 31)
+		if anyLength {
+			lengths = ^uint32(0)
+		}
+		for k := 0; k < len(name) && k < len(t); k++ {
+			c := name[k]
+			t[k][c] |= lengths
+			if c >= 'a' && c <= 'z' {
+				t[k][c-'a'+'A'] |= lengths
+			}
+		}
+	}
+	for _, n := range []string{"traceparent", "tracestate", "baggage"} {
+		add(n, false)
+	}
+	for f := formats.FieldB3; f < formats.NumFields; f++ {
+		name := f.String()
+		add(name, name[len(name)-1] == '*')
+	}
+	return t
+}()
 
 // collect sorts one field into the buckets the judgements read. The W3C names
 // are tested first: they are the common case on instrumented traffic.
-func (a *Analyzer) collect(f http1.Field) {
+func (a *Analyzer) collect(f *http1.Field) {
 	switch len(f.Name) {
 	case len("traceparent"):
 		if http1.EqualFold(f.Name, "traceparent") {
@@ -438,24 +486,75 @@ func (a *Analyzer) judgeBaggage() {
 		return
 	}
 	v := &a.verdict
+	a.quietBaggage()
 	a.bag.Reset(a.baggages, a.opts.Baggage)
-	for {
-		m, ok := a.bag.Next()
-		if !ok {
-			break
-		}
+	var m w3c.BaggageMember
+	for a.bag.Read(&m) {
 		hint := pii.ClassifyKey(m.Key)
 		if hint.Suspect() {
 			v.SuspectKeys++
 		}
-		a.scan("baggage", m.Index, PartKey, m.Key, 0)
-		a.scan("baggage", m.Index, PartValue, m.Value, hint)
-		if len(m.Properties) > 0 {
-			a.scan("baggage", m.Index, PartProperty, m.Properties, 0)
+		q := &a.quiet[m.Header]
+		if !q.quiet {
+			a.scan("baggage", m.Index, PartKey, m.Key, 0, false)
+			a.scan("baggage", m.Index, PartValue, m.Value, hint, false)
+			if len(m.Properties) > 0 {
+				a.scan("baggage", m.Index, PartProperty, m.Properties, 0, false)
+			}
+			continue
+		}
+		// In a quiet header, only the decoding of parts with escapes can
+		// hold a finding.
+		hdr := a.baggages[m.Header]
+		if q.escaped(hdr, m.Key) {
+			a.scan("baggage", m.Index, PartKey, m.Key, 0, true)
+		}
+		if q.escaped(hdr, m.Value) {
+			a.scan("baggage", m.Index, PartValue, m.Value, hint, true)
+		}
+		if q.escaped(hdr, m.Properties) {
+			a.scan("baggage", m.Index, PartProperty, m.Properties, 0, true)
 		}
 	}
 	v.Baggage = a.bag.Stats()
 	v.Reasons = a.bag.Defects(v.Reasons)
+}
+
+// quietHeader is what quietBaggage learnt about one baggage header.
+type quietHeader struct {
+	// quiet: pii.Quiet holds for the header, so none of its members'
+	// keys, values or properties holds a finding as sent. pii.Quiet
+	// answers for these parts, not only for the whole header, because
+	// each starts after a separator or OWS, never after a letter or digit.
+	quiet bool
+	// Every '%' of the header lies in [escLo, escHi), as offsets into it;
+	// the span is empty when the header has none.
+	escLo, escHi int
+}
+
+// escaped reports whether part, a sub-slice of the header hdr, may hold a
+// '%' and so needs its decoding scanned. Its offset in hdr is told by the
+// capacities, as both share one backing array.
+func (q *quietHeader) escaped(hdr, part []byte) bool {
+	if len(part) == 0 {
+		return false
+	}
+	off := cap(hdr) - cap(part)
+	return off < q.escHi && off+len(part) > q.escLo
+}
+
+// quietBaggage fills a.quiet for the baggage headers. The members of a
+// quiet header need no scan as sent; of those, the ones with escapes still
+// need their decoding scanned, which quietBaggage cannot vouch for.
+func (a *Analyzer) quietBaggage() {
+	a.quiet = a.quiet[:0]
+	for _, b := range a.baggages {
+		q := quietHeader{quiet: pii.Quiet(b)}
+		if i := bytes.IndexByte(b, '%'); i >= 0 {
+			q.escLo, q.escHi = i, bytes.LastIndexByte(b, '%')+1
+		}
+		a.quiet = append(a.quiet, q)
+	}
 }
 
 // scanCarrier scans a non-W3C baggage header: a prefixed single entry
@@ -489,20 +588,26 @@ func (a *Analyzer) entry(header string, ordinal int, key, value []byte) {
 	if hint.Suspect() {
 		a.verdict.SuspectKeys++
 	}
-	a.scan(header, ordinal, PartKey, key, 0)
-	a.scan(header, ordinal, PartValue, value, hint)
+	a.scan(header, ordinal, PartKey, key, 0, false)
+	a.scan(header, ordinal, PartValue, value, hint, false)
 }
 
-// scan runs the detectors over raw and, when it has escapes, over its
-// percent-decoding, and records one finding per kind found in either.
-func (a *Analyzer) scan(header string, member int, part Part, raw []byte, hint pii.KeyHint) {
+// scan runs the detectors over raw, unless rawQuiet says they would find
+// nothing there, and, when it has escapes, over its percent-decoding, and
+// records one finding per kind found in either.
+func (a *Analyzer) scan(header string, member int, part Part, raw []byte, hint pii.KeyHint, rawQuiet bool) {
 	if len(raw) == 0 {
 		return
 	}
-	found := pii.Scan(raw, hint)
+	var found pii.Set
+	if !rawQuiet {
+		found = pii.Scan(raw, hint)
+	}
 	if bytes.IndexByte(raw, '%') >= 0 {
 		a.decoded, _ = w3c.PercentDecode(a.decoded[:0], raw)
-		found |= pii.Scan(a.decoded, hint)
+		if !pii.Quiet(a.decoded) {
+			found |= pii.Scan(a.decoded, hint)
+		}
 	}
 	if found == 0 {
 		return

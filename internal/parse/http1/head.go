@@ -9,6 +9,7 @@ package http1
 
 import (
 	"bytes"
+	"encoding/binary"
 
 	"github.com/propwatch/propwatch/internal/parse/reason"
 )
@@ -110,7 +111,10 @@ type Head struct {
 // Reset empties h for reuse, keeping its capacity.
 func (h *Head) Reset() {
 	fields, defects := h.Fields[:0], h.Defects[:0]
-	*h = Head{Fields: fields, Defects: defects, CutField: -1}
+	// Zeroed in place and then set: a composite literal with fields would
+	// be built on the stack and copied over.
+	*h = Head{}
+	h.Fields, h.Defects, h.CutField = fields, defects, -1
 }
 
 // Parse parses b as the start of an HTTP/1.x request into h, replacing what
@@ -149,7 +153,17 @@ func (h *Head) Parse(b []byte) Status {
 			h.Seen = len(b) - len(next)
 			return h.Status
 		}
-		if line[0] == ' ' || line[0] == '\t' {
+		// The common line, "token: value", is stored right here; field
+		// takes the others and the defects.
+		colon := 0
+		for colon < len(line) && tchar[line[colon]] {
+			colon++
+		}
+		if n := len(h.Fields); colon > 0 && colon < len(line) && line[colon] == ':' && n < cap(h.Fields) && n < MaxFields {
+			h.Fields = h.Fields[:n+1]
+			f := &h.Fields[n]
+			f.Name, f.Value = line[:colon], TrimOWS(line[colon+1:])
+		} else if line[0] == ' ' || line[0] == '\t' {
 			h.fold(line)
 		} else {
 			h.field(line, false)
@@ -186,8 +200,13 @@ func (h *Head) requestLine(b []byte) (rest []byte, ok bool) {
 		}
 		return h.notHTTP()
 	}
-	sp1 := bytes.IndexByte(line, ' ')
-	if sp1 <= 0 || !isToken(line[:sp1]) {
+	// The method is the token before the first space: the token scan
+	// stops at that space, since a space is not a token character.
+	sp1 := 0
+	for sp1 < len(line) && tchar[line[sp1]] {
+		sp1++
+	}
+	if sp1 == 0 || sp1 == len(line) || line[sp1] != ' ' {
 		return h.notHTTP()
 	}
 	sp2 := bytes.LastIndexByte(line, ' ')
@@ -198,8 +217,10 @@ func (h *Head) requestLine(b []byte) (rest []byte, ok bool) {
 	if !ok {
 		return h.notHTTP()
 	}
+	// printable rejects spaces, so a target holding one (three or more
+	// parts to the line) fails here.
 	target := line[sp1+1 : sp2]
-	if bytes.IndexByte(target, ' ') >= 0 || !printable(target) {
+	if !printable(target) {
 		return h.notHTTP()
 	}
 	h.Method, h.Target, h.Proto, h.Minor = line[:sp1], target, line[sp2+1:], minor
@@ -399,8 +420,22 @@ func isToken(b []byte) bool {
 }
 
 // printable reports whether b holds only visible ASCII, as a request target
-// must.
+// must. Targets run to tens of bytes, so it takes eight at a time, without
+// a branch per byte: adding 0x5f carries into a byte's top bit exactly when
+// the byte is above ' ', adding 0x01 exactly when it is 0x7f, and no byte
+// carries into the next once bytes >= 0x80 are ruled out.
 func printable(b []byte) bool {
+	const (
+		ones = 0x0101010101010101
+		tops = 0x8080808080808080
+	)
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		if x&tops != 0 || (x+ones*(0x80-'!'))&tops != tops || (x+ones*(0x80-0x7f))&tops != 0 {
+			return false
+		}
+		b = b[8:]
+	}
 	for _, c := range b {
 		if c <= ' ' || c >= 0x7f {
 			return false

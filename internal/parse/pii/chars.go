@@ -53,7 +53,6 @@ var charFlags = func() (t [256]uint16) {
 
 func isDigit(c byte) bool { return charFlags[c]&chDigit != 0 }
 func isUpper(c byte) bool { return charFlags[c]&chUpper != 0 }
-func isLower(c byte) bool { return charFlags[c]&chLower != 0 }
 func isAlpha(c byte) bool { return charFlags[c]&(chUpper|chLower) != 0 }
 func isAlnum(c byte) bool { return charFlags[c]&(chDigit|chUpper|chLower) != 0 }
 func isB64(c byte) bool   { return charFlags[c]&chB64 != 0 }

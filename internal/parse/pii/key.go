@@ -21,7 +21,7 @@ const (
 func (h KeyHint) Suspect() bool { return h&(HintPhone|HintSSN|HintPII|HintSecret) != 0 }
 
 // maxWord is the longest word in the hint lists; longer words cannot match and
-// are skipped without being copied.
+// are not looked up.
 const maxWord = 16
 
 // ClassifyKey derives hints from a key name such as "user.email", "userPhone",
@@ -41,7 +41,24 @@ func ClassifyKey(key []byte) KeyHint {
 			continue
 		}
 		j := wordEnd(key, i)
-		hint, id := lookupWord(key[i:j])
+		hint, id := KeyHint(0), wOther
+		if w := key[i:j]; len(w) <= maxWord {
+			// Most words are not listed and land on an empty slot, which
+			// is tested here without a call. A word not listed may be a
+			// plural ("cookies").
+			var e *wordEntry
+			if k := wordSlot(wordHash(w)); wordTable[k] != 0 {
+				e = findWord(w, k)
+			}
+			if e == nil && len(w) > 3 && w[len(w)-1]|0x20 == 's' {
+				if k := wordSlot(wordHash(w[:len(w)-1])); wordTable[k] != 0 {
+					e = findWord(w[:len(w)-1], k)
+				}
+			}
+			if e != nil {
+				hint, id = e.hint, e.id
+			}
+		}
 		if (id == wAddress || id == wIP) && prev == wMachine {
 			hint = 0 // "server.address", "host.ip": a machine, not a person
 		}
@@ -53,20 +70,51 @@ func ClassifyKey(key []byte) KeyHint {
 }
 
 // wordEnd returns the end of the word starting at the alphanumeric key[i].
+// A word is a run of digits, a run of lowercase letters that one uppercase
+// letter may lead ("Phone"), or a run of uppercase letters (an acronym),
+// which ends before an uppercase letter followed by a lowercase one ("APIKey"
+// is API, Key).
 func wordEnd(key []byte, i int) int {
+	n := len(key)
 	j := i + 1
-	for j < len(key) {
-		c, p := key[j], key[j-1]
-		if !isAlnum(c) || isDigit(c) != isDigit(p) {
-			break
+	switch wordClass[key[i]] {
+	case wcDigit:
+		for j < n && wordClass[key[j]] == wcDigit {
+			j++
 		}
-		if isUpper(c) && (isLower(p) || isUpper(p) && j+1 < len(key) && isLower(key[j+1])) {
-			break
+		return j
+	case wcUpper:
+		if j < n && wordClass[key[j]] == wcUpper {
+			for j < n && wordClass[key[j]] == wcUpper && (j+1 == n || wordClass[key[j+1]] != wcLower) {
+				j++
+			}
+			return j
 		}
+	}
+	for j < n && wordClass[key[j]] == wcLower {
 		j++
 	}
 	return j
 }
+
+// Word classes of key bytes, one table load a byte for wordEnd.
+const (
+	wcNone uint8 = iota
+	wcDigit
+	wcLower
+	wcUpper
+)
+
+var wordClass = func() (t [256]uint8) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = wcDigit
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = wcLower
+		t[c-'a'+'A'] = wcUpper
+	}
+	return t
+}()
 
 // wordID names the words that matter as part of a pair.
 type wordID uint8
@@ -111,109 +159,120 @@ const (
 	ssn    = HintSSN | HintPII
 )
 
-// lookupWord lowercases w into a stack buffer and looks it up, retrying
-// without a plural 's' ("credentials", "cookies").
-func lookupWord(w []byte) (KeyHint, wordID) {
-	if len(w) > maxWord {
-		return 0, wOther
-	}
-	var buf [maxWord]byte
-	for k, c := range w {
-		buf[k] = lowerASCII(c)
-	}
-	s := buf[:len(w)]
-	h, id := word(s)
-	if h == 0 && id == wOther && len(s) > 3 && s[len(s)-1] == 's' {
-		h, id = word(s[:len(s)-1])
-	}
-	return h, id
+// hintWords is the hint list of reference-notes §5 ("Key-name hints"): every
+// word a key name is split into is looked up in it, lowercased. Words not
+// listed mean nothing (0, wOther), so every entry has a hint or a pair id.
+var hintWords = []wordEntry{
+	// Personal data.
+	{"email", pii, wOther}, {"mail", pii, wOther}, {"emailaddress", pii, wOther}, {"username", pii, wOther},
+	{"zip", pii, wOther}, {"zipcode", pii, wOther}, {"postcode", pii, wOther}, {"postal", pii, wOther},
+	{"postalcode", pii, wOther},
+	{"dob", pii, wOther}, {"birth", pii, wOther}, {"birthdate", pii, wOther}, {"birthday", pii, wOther},
+	{"dateofbirth", pii, wOther},
+	{"geo", pii, wOther}, {"geolocation", pii, wOther}, {"passport", pii, wOther}, {"taxid", pii, wOther},
+	{"iban", pii, wOther}, {"card", pii, wOther}, {"pan", pii, wOther}, {"creditcard", pii, wOther},
+	{"cardnumber", pii, wOther}, {"cvv", pii, wOther}, {"cvc", pii, wOther},
+	{"firstname", pii, wOther}, {"lastname", pii, wOther}, {"fullname", pii, wOther}, {"surname", pii, wOther},
+	{"address", pii, wAddress},
+	{"ip", pii, wIP},
+	{"phone", phone, wOther}, {"msisdn", phone, wOther}, {"mobile", phone, wOther}, {"tel", phone, wOther},
+	{"telephone", phone, wOther}, {"cellphone", phone, wOther}, {"phonenumber", phone, wOther},
+	{"ssn", ssn, wOther}, {"socialsecurity", ssn, wOther}, {"nationalid", ssn, wOther},
+	// Secrets.
+	{"password", secret, wOther}, {"passwd", secret, wOther}, {"pwd", secret, wOther},
+	{"passphrase", secret, wOther}, {"passcode", secret, wOther}, {"secret", secret, wOther},
+	{"token", secret, wOther}, {"apikey", secret, wOther}, {"accesskey", secret, wOther},
+	{"privatekey", secret, wOther}, {"auth", secret, wOther}, {"authorization", secret, wOther},
+	{"bearer", secret, wOther}, {"session", secret, wOther}, {"sessionid", secret, wOther},
+	{"cookie", secret, wOther}, {"jwt", secret, wOther}, {"credential", secret, wOther},
+	{"signature", secret, wOther}, {"otp", secret, wOther},
+	// Pair words: harmless alone.
+	{"api", 0, wAPI}, {"access", 0, wAccess}, {"private", 0, wPrivate}, {"signing", 0, wSigning},
+	{"encryption", 0, wEncryption}, {"key", 0, wKey}, {"first", 0, wFirst}, {"last", 0, wLast},
+	{"full", 0, wFull}, {"given", 0, wGiven}, {"family", 0, wFamily}, {"middle", 0, wMiddle},
+	{"user", 0, wUser}, {"name", 0, wName}, {"social", 0, wSocial}, {"security", 0, wSecurity},
+	{"national", 0, wNational}, {"tax", 0, wTax}, {"id", 0, wID}, {"post", 0, wPost},
+	{"code", 0, wCode}, {"pass", 0, wPass}, {"word", 0, wWord}, {"phrase", 0, wPhrase},
+	{"account", 0, wAccount}, {"number", 0, wNumber},
+	{"server", 0, wMachine}, {"host", 0, wMachine}, {"hostname", 0, wMachine}, {"peer", 0, wMachine},
+	{"destination", 0, wMachine}, {"upstream", 0, wMachine}, {"proxy", 0, wMachine},
+	{"network", 0, wMachine}, {"net", 0, wMachine}, {"socket", 0, wMachine}, {"local", 0, wMachine},
+	{"gateway", 0, wMachine}, {"node", 0, wMachine}, {"pod", 0, wMachine}, {"broker", 0, wMachine},
 }
 
-// word is the hint list of reference-notes §5 ("Key-name hints"), one
-// lowercase word per case. The switch on string(w) compiles to a binary search
-// over constant strings and does not allocate.
-func word(w []byte) (KeyHint, wordID) {
-	switch string(w) {
-	// Personal data.
-	case "email", "mail", "emailaddress", "username",
-		"zip", "zipcode", "postcode", "postal", "postalcode",
-		"dob", "birth", "birthdate", "birthday", "dateofbirth",
-		"geo", "geolocation", "passport", "taxid",
-		"iban", "card", "pan", "creditcard", "cardnumber", "cvv", "cvc",
-		"firstname", "lastname", "fullname", "surname":
-		return pii, wOther
-	case "address":
-		return pii, wAddress
-	case "ip":
-		return pii, wIP
-	case "phone", "msisdn", "mobile", "tel", "telephone", "cellphone", "phonenumber":
-		return phone, wOther
-	case "ssn", "socialsecurity", "nationalid":
-		return ssn, wOther
-	// Secrets.
-	case "password", "passwd", "pwd", "passphrase", "passcode", "secret",
-		"token", "apikey", "accesskey", "privatekey", "auth", "authorization",
-		"bearer", "session", "sessionid", "cookie", "jwt", "credential",
-		"signature", "otp":
-		return secret, wOther
-	// Pair words: harmless alone.
-	case "api":
-		return 0, wAPI
-	case "access":
-		return 0, wAccess
-	case "private":
-		return 0, wPrivate
-	case "signing":
-		return 0, wSigning
-	case "encryption":
-		return 0, wEncryption
-	case "key":
-		return 0, wKey
-	case "first":
-		return 0, wFirst
-	case "last":
-		return 0, wLast
-	case "full":
-		return 0, wFull
-	case "given":
-		return 0, wGiven
-	case "family":
-		return 0, wFamily
-	case "middle":
-		return 0, wMiddle
-	case "user":
-		return 0, wUser
-	case "name":
-		return 0, wName
-	case "social":
-		return 0, wSocial
-	case "security":
-		return 0, wSecurity
-	case "national":
-		return 0, wNational
-	case "tax":
-		return 0, wTax
-	case "id":
-		return 0, wID
-	case "post":
-		return 0, wPost
-	case "code":
-		return 0, wCode
-	case "pass":
-		return 0, wPass
-	case "word":
-		return 0, wWord
-	case "phrase":
-		return 0, wPhrase
-	case "account":
-		return 0, wAccount
-	case "number":
-		return 0, wNumber
-	case "server", "host", "hostname", "peer", "destination", "upstream", "proxy",
-		"network", "net", "socket", "local", "gateway", "node", "pod", "broker":
-		return 0, wMachine
+// wordEntry is one word of the hint list, lowercase, with what it means.
+type wordEntry struct {
+	word string
+	hint KeyHint
+	id   wordID
+}
+
+// wordHash hashes a word of letters and digits, in either case, by its
+// length and its first, second and last bytes: enough to spread the hint
+// words over wordTable, and cheap enough that a word not listed costs no
+// loop over its bytes. w|0x20 lowercases a letter and leaves a digit as it
+// is.
+func wordHash(w []byte) uint32 {
+	if len(w) < 2 {
+		if len(w) == 0 {
+			return 0
+		}
+		return 1 | uint32(w[0]|0x20)<<8
 	}
-	return 0, wOther
+	return uint32(len(w)) | uint32(w[0]|0x20)<<8 | uint32(w[1]|0x20)<<16 | uint32(w[len(w)-1]|0x20)<<24
+}
+
+// wordSlots is the size of wordTable, a power of two about five times the
+// number of words, so that most words not listed land on an empty slot.
+const (
+	wordSlotBits = 9
+	wordSlots    = 1 << wordSlotBits
+)
+
+// wordTable indexes hintWords by hash, with linear probing: a slot holds
+// 0 when empty, else the entry's index plus one. At one byte a slot it
+// stays in cache, and most words not listed are rejected by an empty slot.
+var wordTable = func() (t [wordSlots]uint8) {
+	if len(hintWords) >= 1<<8 {
+		panic("pii: too many hint words for wordTable")
+	}
+	for i, e := range hintWords {
+		for k := wordSlot(wordHash([]byte(e.word))); ; k = (k + 1) % wordSlots {
+			if t[k] == 0 {
+				t[k] = uint8(i + 1)
+				break
+			}
+		}
+	}
+	return t
+}()
+
+// wordSlot spreads a word hash over the table.
+func wordSlot(h uint32) uint32 { return (h * 0x9e3779b1) >> (32 - wordSlotBits) }
+
+// findWord returns the entry of the alphanumeric word w, compared without
+// regard to case, searching from its slot k; nil when w is not listed.
+func findWord(w []byte, k uint32) *wordEntry {
+	for ; ; k = (k + 1) % wordSlots {
+		x := wordTable[k]
+		if x == 0 {
+			return nil
+		}
+		if e := &hintWords[x-1]; len(e.word) == len(w) && equalLower(w, e.word) {
+			return e
+		}
+	}
+}
+
+// equalLower reports whether the alphanumeric w, lowercased, equals the
+// lowercase s of the same length.
+func equalLower(w []byte, s string) bool {
+	for i := 0; i < len(s) && i < len(w); i++ {
+		if w[i]|0x20 != s[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // pairHint returns the hint that two adjacent words carry together.

@@ -101,7 +101,10 @@ func (b *Baggage) Reset(values [][]byte, lim BaggageLimits) {
 	if lim.AtRiskBytes <= 0 {
 		lim.AtRiskBytes = def.AtRiskBytes
 	}
-	*b = Baggage{values: values, lim: lim}
+	// Zeroed in place and then set: a composite literal with fields would
+	// be built on the stack and copied over.
+	*b = Baggage{}
+	b.values, b.lim = values, lim
 	b.stats.Headers = len(values)
 	for i, v := range values {
 		b.stats.Bytes += len(trimOWS(v))
@@ -119,23 +122,34 @@ func (b *Baggage) Reset(values [][]byte, lim BaggageLimits) {
 
 // Next returns the next member, or false when the list is exhausted.
 func (b *Baggage) Next() (BaggageMember, bool) {
+	var m BaggageMember
+	ok := b.Read(&m)
+	return m, ok
+}
+
+// Read is Next writing the member to *m, which spares the copy a return
+// makes; *m is overwritten whole, and left zero when Read reports false.
+func (b *Baggage) Read(m *BaggageMember) bool {
 	for !b.more {
 		if b.hdr+1 >= len(b.values) {
 			b.hdr = len(b.values)
-			return BaggageMember{}, false
+			*m = BaggageMember{}
+			return false
 		}
 		b.hdr++
 		b.rest = trimOWS(b.values[b.hdr])
 		b.more = true
 	}
-	var raw []byte
-	if i := bytes.IndexByte(b.rest, ','); i >= 0 {
-		raw, b.rest = b.rest[:i], b.rest[i+1:]
-	} else {
-		raw, b.rest, b.more = b.rest, nil, false
+	if !b.simpleMember(m) {
+		*m = BaggageMember{Header: b.hdr, Index: b.stats.Members}
+		var raw []byte
+		if i := bytes.IndexByte(b.rest, ','); i >= 0 {
+			raw, b.rest = b.rest[:i], b.rest[i+1:]
+		} else {
+			raw, b.rest, b.more = b.rest, nil, false
+		}
+		parseBaggageMember(m, trimOWS(raw))
 	}
-	m := BaggageMember{Header: b.hdr, Index: b.stats.Members}
-	parseBaggageMember(&m, trimOWS(raw))
 	b.stats.Members++
 	if b.stats.Members > b.lim.MaxMembers {
 		b.stats.Oversized = true
@@ -144,7 +158,84 @@ func (b *Baggage) Next() (BaggageMember, bool) {
 	if !m.Valid {
 		b.note(m.Defect)
 	}
-	return m, true
+	return true
+}
+
+// simpleMember reads the next member into *m when it is a valid one
+// without properties, "key = value" up to the next ',' or the end, and
+// advances past it. The scan that validates the member also finds its end,
+// which spares the separate search for the ','. Any other member is left to
+// the general path: simpleMember then reports false and changes nothing.
+func (b *Baggage) simpleMember(m *BaggageMember) bool {
+	r := b.rest
+	i, n := 0, len(r)
+	for i < n && isOWS(r[i]) {
+		i++
+	}
+	k := i
+	// Four bytes at a time, with one branch, while all four belong.
+	for i+4 <= n {
+		if w := r[i : i+4 : i+4]; class[w[0]]&class[w[1]]&class[w[2]]&class[w[3]]&clsToken == 0 {
+			break
+		}
+		i += 4
+	}
+	for i < n && class[r[i]]&clsToken != 0 {
+		i++
+	}
+	if i == k {
+		return false
+	}
+	key := r[k:i]
+	for i < n && isOWS(r[i]) {
+		i++
+	}
+	if i == n || r[i] != '=' {
+		return false
+	}
+	i++
+	for i < n && isOWS(r[i]) {
+		i++
+	}
+	v := i
+	for {
+		for i+4 <= n {
+			if w := r[i : i+4 : i+4]; class[w[0]]&class[w[1]]&class[w[2]]&class[w[3]]&clsValueChar == 0 {
+				break
+			}
+			i += 4
+		}
+		for i < n && class[r[i]]&clsValueChar != 0 {
+			i++
+		}
+		if i == n || r[i] != '%' {
+			break
+		}
+		// Neither ',' nor OWS is hex, so an escape the member's end cuts
+		// short fails here as it does in parseBaggageMember.
+		if i+2 >= n || !isHex(r[i+1]) || !isHex(r[i+2]) {
+			return false
+		}
+		i += 3
+	}
+	value := r[v:i]
+	for i < n && isOWS(r[i]) {
+		i++
+	}
+	switch {
+	case i == n:
+		b.rest, b.more = nil, false
+	case r[i] == ',':
+		b.rest = r[i+1:]
+	default:
+		return false
+	}
+	// Field by field: a composite literal would be built on the stack and
+	// copied.
+	m.Header, m.Index = b.hdr, b.stats.Members
+	m.Key, m.Value, m.Properties = key, value, nil
+	m.Valid, m.Defect = true, ""
+	return true
 }
 
 func (b *Baggage) note(c reason.Code) {

@@ -8,6 +8,7 @@ const (
 	clsTSValueChar              // tracestate chr: 0x20-0x7E except ',' '='
 	clsToken                    // RFC 7230 tchar
 	clsBaggageOctet             // baggage-octet
+	clsValueChar                // baggage-octet other than '%'
 )
 
 var class = func() (t [256]uint8) {
@@ -34,6 +35,9 @@ var class = func() (t [256]uint8) {
 	for c := 0x21; c <= 0x7e; c++ {
 		if c != '"' && c != ',' && c != ';' && c != '\\' {
 			t[c] |= clsBaggageOctet
+			if c != '%' {
+				t[c] |= clsValueChar
+			}
 		}
 	}
 	return t

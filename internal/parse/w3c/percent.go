@@ -47,8 +47,55 @@ func decodedAt(src []byte, i int) (c byte, next int, ok bool) {
 // bytes, since a source byte yields at most one octet and an octet at most
 // one U+FFFD.
 func PercentDecode(dst, src []byte) (out []byte, ok bool) {
+	// Most values are ASCII with, at most, escapes of ASCII octets: copy
+	// the runs between escapes whole and decode those escapes here. The
+	// first byte that needs more (an octet >= 0x80, raw or escaped, or a
+	// malformed escape) hands the rest to the general loop, which would
+	// have reached that same position in the same state.
+	i := 0
+	for i < len(src) {
+		j := i
+		for j+4 <= len(src) {
+			if w := src[j : j+4 : j+4]; plainOctet[w[0]]&plainOctet[w[1]]&plainOctet[w[2]]&plainOctet[w[3]] == 0 {
+				break
+			}
+			j += 4
+		}
+		for j < len(src) && plainOctet[src[j]] != 0 {
+			j++
+		}
+		dst = append(dst, src[i:j]...)
+		i = j
+		if i == len(src) || src[i] != '%' || i+2 >= len(src) {
+			break
+		}
+		c, next, good := decodedAt(src, i)
+		if !good || c >= utf8.RuneSelf {
+			break
+		}
+		dst = append(dst, c)
+		i = next
+	}
+	return percentDecode(dst, src, i)
+}
+
+// plainOctet is 1 for the bytes PercentDecode copies as they are without a
+// closer look, ASCII other than '%', and 0 for the others; as a number, four
+// lookups combine with '&' under one branch.
+var plainOctet = func() (t [256]uint8) {
+	for c := 0; c < utf8.RuneSelf; c++ {
+		if c != '%' {
+			t[c] = 1
+		}
+	}
+	return t
+}()
+
+// percentDecode is PercentDecode's general loop, from src[i] on; the bytes
+// before i decoded cleanly.
+func percentDecode(dst, src []byte, i int) (out []byte, ok bool) {
 	ok = true
-	for i := 0; i < len(src); {
+	for i < len(src) {
 		c, next, good := decodedAt(src, i)
 		ok = ok && good
 		if c < utf8.RuneSelf {

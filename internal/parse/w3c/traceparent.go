@@ -1,6 +1,10 @@
 package w3c
 
-import "github.com/propwatch/propwatch/internal/parse/reason"
+import (
+	"encoding/binary"
+
+	"github.com/propwatch/propwatch/internal/parse/reason"
+)
 
 // Trace flag bits defined by Trace Context Level 2.
 const (
@@ -85,13 +89,19 @@ func ParseTraceParent(v []byte) (TraceParent, reason.Code) {
 		return TraceParent{}, TraceParentEmpty
 	}
 	var tp TraceParent
-	if len(s) < traceParentLen || s[tpDash1] != '-' || s[tpDash2] != '-' || s[tpDash3] != '-' ||
-		!decodeHex(s[0:tpDash1], &tp.Version) ||
-		!decodeHexInto(tp.TraceID[:], s[tpTraceI:tpDash2]) ||
-		!decodeHexInto(tp.ParentID[:], s[tpParent:tpDash3]) ||
-		!decodeHex(s[tpFlags:traceParentLen], &tp.Flags) {
+	if len(s) < traceParentLen || s[tpDash1] != '-' || s[tpDash2] != '-' || s[tpDash3] != '-' {
 		return TraceParent{}, diagnoseTraceParent(s)
 	}
+	hi, okHi := decodeHex16(s[tpTraceI : tpTraceI+16])
+	lo, okLo := decodeHex16(s[tpTraceI+16 : tpDash2])
+	parent, okParent := decodeHex16(s[tpParent:tpDash3])
+	if !okHi || !okLo || !okParent ||
+		!decodeHex(s[0:tpDash1], &tp.Version) || !decodeHex(s[tpFlags:traceParentLen], &tp.Flags) {
+		return TraceParent{}, diagnoseTraceParent(s)
+	}
+	binary.LittleEndian.PutUint64(tp.TraceID[:8], hi)
+	binary.LittleEndian.PutUint64(tp.TraceID[8:], lo)
+	binary.LittleEndian.PutUint64(tp.ParentID[:], parent)
 	if tp.Version == 0xff {
 		return TraceParent{}, TraceParentVersionFF
 	}
@@ -106,10 +116,10 @@ func ParseTraceParent(v []byte) (TraceParent, reason.Code) {
 			return TraceParent{}, TraceParentBadDelimiter
 		}
 	}
-	if isZero(tp.TraceID[:]) {
+	if hi|lo == 0 {
 		return TraceParent{}, TraceParentTraceIDZero
 	}
-	if isZero(tp.ParentID[:]) {
+	if parent == 0 {
 		return TraceParent{}, TraceParentParentIDZero
 	}
 	return tp, ""
@@ -122,23 +132,47 @@ func decodeHex(src []byte, dst *byte) bool {
 	return hi|lo <= 0x0f
 }
 
-// decodeHexInto decodes len(dst)*2 lowercase hex digits.
-func decodeHexInto(dst, src []byte) bool {
-	var bad uint8
-	for i := range dst {
-		hi, lo := hexVal[src[2*i]], hexVal[src[2*i+1]]
-		bad |= hi | lo
-		dst[i] = hi<<4 | lo
-	}
-	return bad <= 0x0f
+// decodeHex16 decodes the 16 lowercase hex digits of src into 8 bytes,
+// returned packed little-endian (the first byte lowest), and reports whether
+// all 16 are lowercase hex.
+func decodeHex16(src []byte) (uint64, bool) {
+	x0, x1 := binary.LittleEndian.Uint64(src[:8]), binary.LittleEndian.Uint64(src[8:16])
+	l0, ok0 := hexLetters8(x0)
+	l1, ok1 := hexLetters8(x1)
+	return uint64(hexPack8(x0, l0)) | uint64(hexPack8(x1, l1))<<32, ok0 && ok1
 }
 
-func isZero(b []byte) bool {
-	var acc byte
-	for _, c := range b {
-		acc |= c
-	}
-	return acc == 0
+// SWAR constants: one in every byte, and the top bit of every byte.
+const (
+	ones = 0x0101010101010101
+	tops = 0x8080808080808080
+)
+
+// hexLetters8 checks the eight bytes packed in x at once, without a table
+// or a branch: it reports whether all are lowercase hex digits, and
+// returns the top bit of each byte that is a letter a-f. Each comparison
+// with a bound is an addition that carries into the byte's top bit, and no
+// byte carries into the next once bytes >= 0x80 are ruled out.
+func hexLetters8(x uint64) (letters uint64, ok bool) {
+	geq0 := (x + ones*(0x80-'0')) & tops  // byte >= '0'
+	gt9 := (x + ones*(0x80-'9'-1)) & tops // byte > '9'
+	geqA := (x + ones*(0x80-'a')) & tops  // byte >= 'a'
+	gtF := (x + ones*(0x80-'f'-1)) & tops // byte > 'f'
+	letters = geqA &^ gtF
+	return letters, x&tops == 0 && (geq0&^gt9|letters) == tops
+}
+
+// hexPack8 turns the eight hex digits packed little-endian in x (the first
+// digit in the low byte), whose letters hexLetters8 found, into four bytes
+// packed the same way.
+func hexPack8(x, letters uint64) uint32 {
+	// A digit's value is its low nibble; a letter's (a-f: 1-6) is that
+	// plus 9.
+	nib := x&(ones*0x0f) + (letters>>7)*9
+	// Pair the nibbles (first digit high), then pack the four bytes.
+	v := (nib&0x000f000f000f000f)<<4 | (nib>>8)&0x000f000f000f000f
+	v = (v | v>>8) & 0x0000ffff0000ffff
+	return uint32(v | v>>16)
 }
 
 // diagnoseTraceParent names the first defect of a value whose fixed layout

@@ -46,35 +46,23 @@ func CheckTraceState(values [][]byte, dst reason.List) (TraceStateStats, reason.
 			st.Bytes++
 		}
 		for len(v) > 0 {
-			var m []byte
-			if i := bytes.IndexByte(v, ','); i >= 0 {
-				m, v = v[:i], v[i+1:]
+			key, rest, ok := simpleTraceStateMember(v)
+			if !ok {
+				var m []byte
+				if i := bytes.IndexByte(v, ','); i >= 0 {
+					m, rest = v[:i], v[i+1:]
+				} else {
+					m, rest = v, nil
+				}
+				key, ok = checkTraceStateMember(trimOWS(m), &st, &dst)
 			} else {
-				m, v = v, nil
+				st.Members++
+				if st.Members == traceStateMaxMembers+1 {
+					dst = dst.Add(TraceStateTooManyMembers)
+				}
 			}
-			m = trimOWS(m)
-			if len(m) == 0 {
-				continue
-			}
-			st.Members++
-			if st.Members == traceStateMaxMembers+1 {
-				dst = dst.Add(TraceStateTooManyMembers)
-			}
-			eq := bytes.IndexByte(m, '=')
-			if eq < 0 {
-				dst = dst.Add(TraceStateInvalidMember)
-				continue
-			}
-			key, val := m[:eq], m[eq+1:]
-			keyOK := true
-			if c := checkTraceStateKey(key); c != "" {
-				dst = dst.Add(c)
-				keyOK = false
-			}
-			if c := checkTraceStateValue(val); c != "" {
-				dst = dst.Add(c)
-			}
-			if !keyOK {
+			v = rest
+			if !ok {
 				continue
 			}
 			for _, k := range keys[:nkeys] {
@@ -90,6 +78,84 @@ func CheckTraceState(values [][]byte, dst reason.List) (TraceStateStats, reason.
 		}
 	}
 	return st, dst
+}
+
+// simpleTraceStateMember reads the member at the start of list when it is a
+// valid one, up to the next ',' or the end, and returns its key and the list
+// after it; ok is false for any other member. One pass validates the member
+// and finds its end.
+func simpleTraceStateMember(list []byte) (key, rest []byte, ok bool) {
+	i, n := 0, len(list)
+	for i < n && isOWS(list[i]) {
+		i++
+	}
+	k := i
+	if i == n || class[list[i]]&clsTSKeyStart == 0 {
+		return nil, nil, false
+	}
+	i++
+	for i < n && class[list[i]]&clsTSKeyChar != 0 {
+		i++
+	}
+	if i == n || list[i] != '=' || i-k > traceStateMaxKey {
+		return nil, nil, false
+	}
+	key = list[k:i]
+	i++
+	s := i
+	for i+4 <= n {
+		if w := list[i : i+4 : i+4]; class[w[0]]&class[w[1]]&class[w[2]]&class[w[3]]&clsTSValueChar == 0 {
+			break
+		}
+		i += 4
+	}
+	for i < n && class[list[i]]&clsTSValueChar != 0 {
+		i++
+	}
+	// Value characters include the space, so the trailing OWS that
+	// trimming would drop may have been read as value.
+	e := i
+	for e > s && list[e-1] == ' ' {
+		e--
+	}
+	for i < n && isOWS(list[i]) {
+		i++
+	}
+	if e == s || e-s > traceStateMaxValue || i < n && list[i] != ',' {
+		return nil, nil, false
+	}
+	if i < n {
+		return key, list[i+1:], true
+	}
+	return key, nil, true
+}
+
+// checkTraceStateMember judges one OWS-trimmed member, counting it in st
+// and adding its defects to dst. It returns the member's key and whether
+// that key is valid, which makes it one to check for duplicates.
+func checkTraceStateMember(m []byte, st *TraceStateStats, dst *reason.List) ([]byte, bool) {
+	if len(m) == 0 {
+		return nil, false
+	}
+	st.Members++
+	if st.Members == traceStateMaxMembers+1 {
+		*dst = dst.Add(TraceStateTooManyMembers)
+	}
+	eq := bytes.IndexByte(m, '=')
+	if eq < 0 {
+		*dst = dst.Add(TraceStateInvalidMember)
+		return nil, false
+	}
+	key, val := m[:eq], m[eq+1:]
+	keyOK := true
+	if c := checkTraceStateKey(key); c != "" {
+		*dst = dst.Add(c)
+		keyOK = false
+	}
+	if c := checkTraceStateValue(val); c != "" {
+		*dst = dst.Add(c)
+	}
+	return key, keyOK
 }
 
 func checkTraceStateKey(k []byte) reason.Code {
