@@ -494,27 +494,7 @@ func testSyscalls(t *testing.T, hooks HookSet) {
 				want = append(want, []byte("GET /second-message HTTP/1.1\r\n\r\n"))
 			}
 			s.waitBytes(len(bytes.Join(want, nil)))
-			evs := on(c.sync(), s.addr())
-
-			egress := where(evs, localOf(client), Egress)
-			if len(egress) != len(want) {
-				t.Fatalf("got %d egress events, want %d:%s", len(egress), len(want), describe(evs))
-			}
-			for i, ev := range egress {
-				if !ev.Start || ev.Syscall != tc.sendName || !bytes.Equal(ev.Data, want[i]) || ev.Len != len(want[i]) {
-					t.Errorf("egress %d: %s start=%v len=%d data=%q, want %s %q", i, ev.Syscall, ev.Start, ev.Len, ev.Data, tc.sendName, want[i])
-				}
-			}
-			var got []byte
-			for i, ev := range where(evs, s.addr(), Ingress) {
-				if ev.Syscall != tc.recvName || (i == 0 && !ev.Start) {
-					t.Errorf("ingress %d: %s start=%v, want %s", i, ev.Syscall, ev.Start, tc.recvName)
-				}
-				got = append(got, ev.Data...)
-			}
-			if !bytes.Equal(got, bytes.Join(want, nil)) {
-				t.Errorf("ingress events carry %q, want %q:%s", got, bytes.Join(want, nil), describe(evs))
-			}
+			checkRequests(t, on(c.sync(), s.addr()), localOf(client), s.addr(), tc.sendName, tc.recvName, want)
 		})
 	}
 }
@@ -595,21 +575,28 @@ func testMmsgArrays(t *testing.T, hooks HookSet) {
 		})
 		s.waitBytes(len(bytes.Join(want, nil)))
 	}
-	evs := on(c.sync(), s.addr())
+	checkRequests(t, on(c.sync(), s.addr()), localOf(client), s.addr(), "sendmmsg", "recvmmsg", want)
+}
 
-	egress := where(evs, localOf(client), Egress)
+// checkRequests checks the events of requests sent from client to server:
+// one egress start per request, made by sendName, carrying it whole; and
+// ingress events made by recvName that carry all of them in order, the
+// first a start.
+func checkRequests(t *testing.T, evs []Event, client, server netip.AddrPort, sendName, recvName string, want [][]byte) {
+	t.Helper()
+	egress := where(evs, client, Egress)
 	if len(egress) != len(want) {
 		t.Fatalf("got %d egress events, want %d:%s", len(egress), len(want), describe(evs))
 	}
 	for i, ev := range egress {
-		if !ev.Start || ev.Syscall != "sendmmsg" || !bytes.Equal(ev.Data, want[i]) || ev.Len != len(want[i]) {
-			t.Errorf("egress %d: %s start=%v len=%d data=%q, want sendmmsg %q", i, ev.Syscall, ev.Start, ev.Len, ev.Data, want[i])
+		if !ev.Start || ev.Syscall != sendName || !bytes.Equal(ev.Data, want[i]) || ev.Len != len(want[i]) {
+			t.Errorf("egress %d: %s start=%v len=%d data=%q, want %s %q", i, ev.Syscall, ev.Start, ev.Len, ev.Data, sendName, want[i])
 		}
 	}
 	var got []byte
-	for i, ev := range where(evs, s.addr(), Ingress) {
-		if ev.Syscall != "recvmmsg" || !ev.Start {
-			t.Errorf("ingress %d: %s start=%v, want a recvmmsg start", i, ev.Syscall, ev.Start)
+	for i, ev := range where(evs, server, Ingress) {
+		if ev.Syscall != recvName || (i == 0 && !ev.Start) {
+			t.Errorf("ingress %d: %s start=%v, want %s", i, ev.Syscall, ev.Start, recvName)
 		}
 		got = append(got, ev.Data...)
 	}
