@@ -12,13 +12,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 )
@@ -31,13 +31,16 @@ type Loader struct {
 	set   HookSet                  // the hook set attached
 	links []link.Link
 	hooks []string
-	rd    *ringbuf.Reader
 	// skipped says why HooksAuto did not take the cheaper hook sets.
 	skipped error
 
-	// readMu serialises Read: rec, waited are reused across calls.
+	// readMu serialises Read: waited is reused across calls.
 	readMu sync.Mutex
-	rec    ringbuf.Record
+	// ringMu guards rd against Close, which unmaps it; Read holds it while
+	// it reads a record, not while it waits.
+	ringMu  sync.RWMutex
+	rd      *ring
+	closing atomic.Bool
 	// wake is the ring buffer's descriptor again, non-blocking, so that
 	// Read waits for the kernel's wakeups in Go's netpoller (see
 	// pollInterval); waitFn is waitOnce, bound once.
@@ -76,10 +79,6 @@ const (
 	wakeupInterval = 10 * time.Millisecond
 	pollInterval   = 10 * time.Millisecond
 )
-
-// pastDeadline makes the ring buffer reader's own epoll_wait return at
-// once: Read drains with it and waits elsewhere.
-var pastDeadline = time.Unix(1, 0)
 
 // lostNames names the pw_lost counters, indexed by enum lost_reason.
 var lostNames = [captureLostReasonLOST_REASONS]string{
@@ -162,12 +161,11 @@ func open(spec *ebpf.CollectionSpec, cfg Config, set HookSet) (*Loader, error) {
 	}
 	l.maps = *objs.captureMapsOf()
 	l.progs = programsByName(objs)
-	l.rd, err = ringbuf.NewReader(l.maps.PwEvents)
+	l.rd, err = newRing(l.maps.PwEvents)
 	if err != nil {
 		l.closeObjects()
 		return nil, fmt.Errorf("open ring buffer %s: %w", captureMapPwEvents, err)
 	}
-	l.rd.SetDeadline(pastDeadline)
 	if err := l.openWake(); err != nil {
 		l.Close()
 		return nil, err
@@ -391,8 +389,8 @@ func (l *Loader) Fallback() error { return l.skipped }
 // allocation once ev has been used. Events come in syscall order; since
 // the kernel batches wakeups, an event can reach Read up to pollInterval
 // (10ms) after its syscall. After Close, Read returns an error wrapping
-// os.ErrClosed (which is ringbuf.ErrClosed). Read is safe for concurrent
-// use, though events are then split between the callers.
+// os.ErrClosed. Read is safe for concurrent use, though events are then
+// split between the callers.
 func (l *Loader) Read(ev *Event) error {
 	if cap(ev.raw) < eventSize {
 		ev.raw = make([]byte, eventSize)
@@ -400,21 +398,29 @@ func (l *Loader) Read(ev *Event) error {
 
 	l.readMu.Lock()
 	defer l.readMu.Unlock()
-	l.rec.RawSample = ev.raw[:0]
 	for {
-		// The reader's deadline is in the past (see open): its
-		// epoll_wait returns at once, and only when a batch is drained.
-		err := l.rd.ReadInto(&l.rec)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			return fmt.Errorf("read events: %w", err)
+		if got, err := l.next(ev); got || err != nil {
+			return err
 		}
 		l.wait()
 	}
-	ev.raw = l.rec.RawSample
-	return ev.decode(ev.raw)
+}
+
+// next fills ev with the next record when there is one.
+func (l *Loader) next(ev *Event) (bool, error) {
+	l.ringMu.RLock()
+	defer l.ringMu.RUnlock()
+	if l.rd == nil || l.closing.Load() {
+		return false, fmt.Errorf("read events: %w", os.ErrClosed)
+	}
+	rec := l.rd.next()
+	if rec == nil {
+		return false, nil
+	}
+	// Copied out before the kernel may reuse the space.
+	ev.raw = append(ev.raw[:0], rec...)
+	l.rd.release()
+	return true, ev.decode(ev.raw)
 }
 
 // openWake opens the descriptor Read waits on: a non-blocking duplicate of
@@ -445,9 +451,7 @@ func (l *Loader) wait() {
 		return
 	}
 	l.waited = false
-	if err := l.wakeRC.Read(l.waitFn); errors.Is(err, os.ErrClosed) {
-		time.Sleep(pollInterval)
-	}
+	l.wakeRC.Read(l.waitFn) // ends on a wakeup, the deadline, or Close
 }
 
 // waitOnce is the RawConn.Read callback of wait: the first call says "not
@@ -598,16 +602,20 @@ func (l *Loader) Hooks() []string {
 func (l *Loader) Close() error {
 	l.closeOnce.Do(func() {
 		var errs []error
-		// First close the reader (ReadInto holds it while it reads),
-		// then wake a waiting Read.
-		if l.rd != nil {
-			if err := l.rd.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("close ring buffer reader: %w", err))
-			}
-		}
+		// Wake a waiting Read, which then sees closing and returns;
+		// then unmap the ring once no Read holds it.
+		l.closing.Store(true)
 		if l.wake != nil {
 			l.wake.Close()
 		}
+		l.ringMu.Lock()
+		if l.rd != nil {
+			if err := l.rd.close(); err != nil {
+				errs = append(errs, fmt.Errorf("unmap ring buffer: %w", err))
+			}
+			l.rd = nil
+		}
+		l.ringMu.Unlock()
 
 		l.mu.Lock()
 		defer l.mu.Unlock()
@@ -653,8 +661,13 @@ func (l *Loader) detachLocked() error {
 func (l *Loader) Pending() int {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if l.closed {
+	if l.closed || l.closing.Load() {
 		return 0
 	}
-	return l.rd.AvailableBytes()
+	l.ringMu.RLock()
+	defer l.ringMu.RUnlock()
+	if l.rd == nil {
+		return 0
+	}
+	return l.rd.available()
 }
