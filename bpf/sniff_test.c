@@ -33,6 +33,13 @@ int run_http_sniff(struct sniff_args *a)
 	return http_sniff(a->word, a->n);
 }
 
+/* Returns http_response(word, n). */
+SEC("syscall")
+int run_http_response(struct sniff_args *a)
+{
+	return http_response(a->word, a->n);
+}
+
 /* Returns tail_push(tail, fresh, n). */
 SEC("syscall")
 int run_tail_push(struct sniff_args *a)

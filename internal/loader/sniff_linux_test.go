@@ -118,6 +118,34 @@ func TestHTTPSniff(t *testing.T) {
 	}
 }
 
+// TestHTTPResponse: what makes the sock hooks skip a direction for good
+// (sk_note.responses) must be an HTTP/1.0 or 1.1 status line and nothing
+// else, judged on exactly eight bytes.
+func TestHTTPResponse(t *testing.T) {
+	objs := sniffProgs(t)
+	for _, tc := range []struct {
+		in   string
+		want uint32
+	}{
+		{"HTTP/1.1 200 OK", 1},
+		{"HTTP/1.0 404 Not Found", 1},
+		{"HTTP/1.1", 1},
+		{"HTTP/2.0 200", 0},
+		{"HTTP/1.", 0}, // seven bytes: undecided, so no
+		{"http/1.1 200", 0},
+		{"GET / HTTP/1.1", 0},
+		{"HTTP/1.2 200", 0},
+		{"", 0},
+	} {
+		var word [8]byte
+		n := copy(word[:], tc.in)
+		got := runSniff(t, objs.RunHttpResponse, snifftestSniffArgs{Word: binary.LittleEndian.Uint64(word[:]), N: uint32(n)})
+		if got != tc.want {
+			t.Errorf("http_response(%q) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}
+
 // FuzzHTTPSniff checks the kernel's http_sniff against goSniff.
 func FuzzHTTPSniff(f *testing.F) {
 	for _, s := range []string{"GET / ", "PATCH /", "PUT", "HEAD /", "TRACE /", "CONNECT ", "OPTIONS*", "\x00\x01", "P"} {

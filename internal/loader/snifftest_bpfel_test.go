@@ -26,6 +26,7 @@ type snifftestSniffArgs struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	snifftestProgRunHttpResponse    = "run_http_response"
 	snifftestProgRunHttpSniff       = "run_http_sniff"
 	snifftestProgRunKafkaSizePrefix = "run_kafka_size_prefix"
 	snifftestProgRunKafkaSniff      = "run_kafka_sniff"
@@ -74,6 +75,7 @@ type snifftestSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type snifftestProgramSpecs struct {
+	RunHttpResponse    *ebpf.ProgramSpec `ebpf:"run_http_response"`
 	RunHttpSniff       *ebpf.ProgramSpec `ebpf:"run_http_sniff"`
 	RunKafkaSizePrefix *ebpf.ProgramSpec `ebpf:"run_kafka_size_prefix"`
 	RunKafkaSniff      *ebpf.ProgramSpec `ebpf:"run_kafka_sniff"`
@@ -128,6 +130,7 @@ type snifftestVariables struct {
 //
 // It can be passed to loadSnifftestObjects or ebpf.CollectionSpec.LoadAndAssign.
 type snifftestPrograms struct {
+	RunHttpResponse    *ebpf.Program `ebpf:"run_http_response"`
 	RunHttpSniff       *ebpf.Program `ebpf:"run_http_sniff"`
 	RunKafkaSizePrefix *ebpf.Program `ebpf:"run_kafka_size_prefix"`
 	RunKafkaSniff      *ebpf.Program `ebpf:"run_kafka_sniff"`
@@ -136,6 +139,7 @@ type snifftestPrograms struct {
 
 func (p *snifftestPrograms) Close() error {
 	return _SnifftestClose(
+		p.RunHttpResponse,
 		p.RunHttpSniff,
 		p.RunKafkaSizePrefix,
 		p.RunKafkaSniff,
