@@ -719,10 +719,8 @@ __noinline int judge_chunk(void)
 
 	/* The chunk matters (or cannot be judged yet): find its socket. */
 	if (RELOAD(s->w.hint.sk)) {
-		/* The sock hooks name the socket; it must be the descriptor's
-		 * (see on_sock), which costs one look in the file table. */
-		if (file_of_fd(fd) != RELOAD(s->w.hint_file))
-			return 0;
+		/* The sock hooks name the socket (checked against the
+		 * descriptor below, before anything is copied). */
 		si.sk = RELOAD(s->w.hint.sk);
 		si.ino = RELOAD(s->w.hint.ino);
 		si.family = RELOAD(s->w.hint.family);
@@ -790,6 +788,17 @@ __noinline int judge_chunk(void)
 			return 0;
 		}
 	}
+
+	/*
+	 * The socket the sock hooks name must be the descriptor's (see
+	 * on_sock): one look in the file table, made only for chunks that are
+	 * copied out. What came before it (a loopback sender's note, a held
+	 * prefix, a tracked Kafka request) is keyed by that socket or this
+	 * descriptor, and a socket the kernel drives for another file's
+	 * syscall never sees those used.
+	 */
+	if (RELOAD(s->w.hint.sk) && file_of_fd(fd) != RELOAD(s->w.hint_file))
+		return 0;
 
 	w = &s->w;
 	e = &s->ev;
