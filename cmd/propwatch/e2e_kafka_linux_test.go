@@ -4,11 +4,13 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -114,6 +116,12 @@ func TestObserveKafka(t *testing.T) {
 	for range kcatN {
 		cons.line(t)
 	}
+	// kcat -C goes on long-polling after the last record: stop it before
+	// propwatch, or propwatch may stop in the middle of an empty Fetch
+	// response and rightly report that frame as cut (kafka.frame_truncated).
+	cons.cmd.Process.Signal(syscall.SIGTERM)
+	io.Copy(io.Discard, cons.stdout)
+	cons.cmd.Wait()
 
 	time.Sleep(time.Second)
 	pw.stop(t)
