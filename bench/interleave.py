@@ -20,15 +20,6 @@ e.g.
 """
 import argparse, os, re, resource, shutil, signal, statistics, subprocess, sys, tempfile, time
 
-HEADERS = '''wrk.method = "GET"
-wrk.path = "/api/v1/cart?id=42"
-wrk.headers["Host"] = "propwatch-bench.invalid"
-wrk.headers["User-Agent"] = "propwatch-bench/1"
-wrk.headers["Accept"] = "*/*"
-wrk.headers["traceparent"] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-wrk.headers["tracestate"] = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
-wrk.headers["baggage"] = "tenant.id=acme-corp,session.region=eu-west-1,feature.flags=new-checkout%3Bdark-mode,request.priority=high"
-'''
 
 NGINX = '''daemon off;
 master_process on;
@@ -90,7 +81,7 @@ def main():
     d = tempfile.mkdtemp(prefix='propwatch-interleave.')
     os.makedirs(f'{d}/t')
     open(f'{d}/nginx.conf', 'w').write(NGINX.format(d=d, port=a.port))
-    open(f'{d}/headers.lua', 'w').write(HEADERS)
+    shutil.copy(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'wrk-request.lua'), f'{d}/headers.lua')
     ng = subprocess.Popen(['nginx', '-c', f'{d}/nginx.conf', '-p', d, '-e', f'{d}/nginx-error.log'],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

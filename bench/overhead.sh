@@ -99,8 +99,8 @@ readonly TARGET_RATIO=0.90 TARGET_COUNTED=0.99
 # host. nginx rewrites its environment area with its process title, so it
 # is named by its comm, "nginx".
 readonly WRK_SERVICE=propwatch-bench-wrk NGINX_SERVICE=nginx
-# Not resolvable (RFC 2606): a request whose server propwatch could not
-# name shows under this Host instead of blending into other loopback pairs.
+# The Host of bench/wrk-request.lua, not resolvable (RFC 2606): a request
+# whose server propwatch could not name shows under it.
 readonly BENCH_HOST=propwatch-bench.invalid
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -291,18 +291,9 @@ log "nginx on 127.0.0.1:$PORT ($WORKERS workers)"
 
 # --- wrk --------------------------------------------------------------------
 
-# A request an instrumented service sends: W3C traceparent and tracestate,
-# and baggage of four members (105 bytes) with no PII, the common case.
-cat >"$tmp/headers.lua" <<EOF
-wrk.method = "GET"
-wrk.path = "/api/v1/cart?id=42"
-wrk.headers["Host"] = "$BENCH_HOST"
-wrk.headers["User-Agent"] = "propwatch-bench/1"
-wrk.headers["Accept"] = "*/*"
-wrk.headers["traceparent"] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-wrk.headers["tracestate"] = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
-wrk.headers["baggage"] = "tenant.id=acme-corp,session.region=eu-west-1,feature.flags=new-checkout%3Bdark-mode,request.priority=high"
-EOF
+# The request (bench/wrk-request.lua, shared with bench/interleave.py).
+cp "$root/bench/wrk-request.lua" "$tmp/headers.lua"
+grep -q "\"$BENCH_HOST\"" "$tmp/headers.lua" || die "bench/wrk-request.lua does not send Host: $BENCH_HOST"
 
 # to_us VALUE: a wrk duration (812.00us, 1.20ms, 2.00s, 1.00m) in µs.
 to_us() {

@@ -92,8 +92,8 @@ var lostNames = [captureLostReasonLOST_REASONS]string{
 // what the program needs (and says what is missing), and loads the program
 // so that it ignores the calling process. HooksAuto takes the first of
 // HooksSock, HooksBTF, HooksRaw and HooksSyscalls that loads and attaches
-// (Fallback says why it passed the others); HooksSyscalls mounts tracefs when it is
-// not mounted.
+// (Fallback says why it passed the others); HooksSyscalls mounts tracefs
+// when it is not mounted.
 //
 // Open needs root, or CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before Linux
 // 5.8), plus CAP_SYS_ADMIN once to mount tracefs when it is missing.
@@ -179,9 +179,9 @@ func open(spec *ebpf.CollectionSpec, cfg Config, set HookSet) (*Loader, error) {
 
 // sockObjects, btfObjects, rawObjects and syscallObjects are what open
 // loads for each hook set: the programs of that set and the maps, but not
-// the global variables. Assigning a variable makes cilium/ebpf memory-map its .rodata
-// or .bss map, and that mapping, and with it the map, lives until the
-// garbage collector finds it; without variables the maps go when the
+// the global variables. Assigning a variable makes cilium/ebpf memory-map
+// its .rodata or .bss map, and that mapping, and with it the map, lives
+// until the garbage collector finds it; without variables the maps go when the
 // programs do. (The generated capturePrograms holds every set's programs,
 // and LoadAndAssign loads every program a struct names.)
 type sockObjects struct {
