@@ -785,6 +785,10 @@ __noinline int judge_chunk(void)
 		if (v == V_START && quiet_end(&si, dir, key.tgid)) {
 			if (kind)
 				close_stream(&key, kafka);
+			/* Tell the sock hooks, which skip this direction from
+			 * now on (not a Kafka client's: see struct sk_note). */
+			if (proto == PROTO_HTTP)
+				s->w.quiet = 1;
 			return 0;
 		}
 	}

@@ -453,16 +453,32 @@ static __always_inline int on_sock(struct sock *sk, __s64 ret, __u64 flags, __u8
 	struct pt_regs *regs;
 	struct sys_args args;
 	struct scratch *s;
+	__u64 cookie, *skip;
 	__u16 family;
-	__u32 cpu;
+	__u32 cpu, slot;
 	long nr;
 
 	family = sk->__sk_common.skc_family;
 	if ((family != AF_INET && family != AF_INET6) || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
+	/* Responses only, or a loopback sender whose receiver captures:
+	 * nothing to do here (see pw_skip). */
+	cookie = bpf_get_socket_cookie(sk);
+	slot = cookie % SKIP_SLOTS;
+	skip = bpf_map_lookup_elem(&pw_skip, &slot);
+	if (skip) {
+		/* One load: the tag and the bits must be of one word. */
+		__u64 word = *(volatile __u64 *)skip;
+
+		if (word >> 2 == cookie && (word & (1u << dir)))
+			return 0;
+	}
 	note = bpf_sk_storage_get(&pw_sk, sk, 0, 0);
-	if (note && (note->responses & (1u << dir)))
-		return 0; /* responses only: nothing to capture here */
+	if (note && ((note->responses | note->quiet) & (1u << dir))) {
+		if (skip)
+			*skip = cookie << 2 | ((note->responses | note->quiet) & 3);
+		return 0;
+	}
 	task = bpf_get_current_task_btf();
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 #if defined(__TARGET_ARCH_x86)
@@ -530,6 +546,7 @@ static __always_inline int on_sock(struct sock *sk, __s64 ret, __u64 flags, __u8
 	s->w.owner_set = 0;
 	s->w.peer_set = 0;
 	s->w.responses = 0;
+	s->w.quiet = 0;
 
 	if (nr == NR_SENDMMSG || nr == NR_RECVMMSG) {
 		__u32 i = mmsg_index(bpf_get_current_pid_tgid(), args.a[1], args.a[2], nr, ret);
@@ -541,7 +558,8 @@ static __always_inline int on_sock(struct sock *sk, __s64 ret, __u64 flags, __u8
 	}
 
 	/* Keep what the shared code learnt in the note. */
-	if (!(s->w.heads_set | s->w.heads_gone | s->w.owner_set | s->w.peer_set | s->w.responses))
+	if (!(s->w.heads_set | s->w.heads_gone | s->w.owner_set | s->w.peer_set | s->w.responses |
+	      s->w.quiet))
 		return 0;
 	if (!note)
 		note = bpf_sk_storage_get(&pw_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
@@ -550,6 +568,10 @@ static __always_inline int on_sock(struct sock *sk, __s64 ret, __u64 flags, __u8
 	note->heads = (note->heads & ~s->w.heads_gone) | s->w.heads_set;
 	if (s->w.responses)
 		note->responses |= 1u << dir;
+	if (s->w.quiet)
+		note->quiet |= 1u << dir;
+	if ((s->w.responses | s->w.quiet) && skip)
+		*skip = cookie << 2 | ((note->responses | note->quiet) & 3);
 	if (s->w.owner_set)
 		note->owner_tgid = s->w.owner_set;
 	if (s->w.peer_set) {

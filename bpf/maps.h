@@ -150,7 +150,11 @@ struct owner {
  *
  * A direction that carried an HTTP/1.x response carries no request, so
  * once one is seen there the hooks skip that direction altogether: half
- * the socket calls of HTTP traffic end at the note.
+ * the socket calls of HTTP traffic end at the note. So does the sending
+ * direction of a loopback connection once it carried an HTTP request that
+ * was left to the receiving end (quiet_end): the receiving end sees every
+ * byte sent and judges them there. (Not after a Kafka request: a Fetch
+ * must be tracked where it is sent.) Both are kept in pw_skip too.
  */
 struct sk_note {
 	__u32 heads;      /* bit per direction: pw_heads may hold state */
@@ -158,6 +162,7 @@ struct sk_note {
 	__u32 peer_tgid;  /* the other end's sender in pw_owners, once found */
 	__u8 peer_comm[16];
 	__u32 responses;  /* bit per direction: it carried an HTTP/1.x response */
+	__u32 quiet;      /* bit per direction: HTTP requests left to the receiver */
 };
 
 struct {
@@ -166,6 +171,28 @@ struct {
 	__type(key, int);
 	__type(value, struct sk_note);
 } pw_sk SEC(".maps");
+
+/*
+ * pw_skip: the directions the sock hooks skip (a note's responses and
+ * quiet bits), for the sockets seen last, in a direct-mapped table indexed
+ * by the socket cookie: slot cookie % SKIP_SLOTS holds cookie << 2 | bits,
+ * bit 1 << dir per direction. Most socket calls of HTTP traffic end here.
+ * The socket's note says the same, but finding it costs three dependent
+ * loads of lines no one else touches (~100ns here, on every call); the
+ * table is small enough to stay in cache and its lookup is inlined. A
+ * cookie is never reused, so a slot cannot speak for another socket, and
+ * one 8-byte word is written and read whole, so two CPUs that fill a slot
+ * at once leave one socket's word, never a mix. A socket that lost its slot
+ * is found in its note, which fills the slot again.
+ */
+#define SKIP_SLOTS 4096
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SKIP_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} pw_skip SEC(".maps");
 
 /*
  * Where the sock hooks are in a thread's sendmmsg or recvmmsg call: the
@@ -270,6 +297,8 @@ struct work {
 	__u32 owner_set;  /* quiet_end recorded this process in pw_owners */
 	__u32 peer_set;   /* sock_fill found the other end's sender (peer_comm) */
 	__u32 responses;  /* the chunk began an HTTP/1.x response, on no stream */
+	__u32 quiet;      /* quiet_end left an HTTP request start to the receiver */
+	__u32 _pad4;
 };
 
 /*

@@ -179,6 +179,8 @@ type captureScratch struct {
 		OwnerSet  uint32
 		PeerSet   uint32
 		Responses uint32
+		Quiet     uint32
+		Pad4      uint32
 	}
 	Ev    captureEvent
 	Slack [16384]uint8
@@ -191,6 +193,7 @@ type captureSkNote struct {
 	PeerTgid  uint32
 	PeerComm  [16]uint8
 	Responses uint32
+	Quiet     uint32
 }
 
 type captureSyscallId uint32
@@ -237,6 +240,7 @@ const (
 	captureMapPwOwners         = "pw_owners"
 	captureMapPwScratch        = "pw_scratch"
 	captureMapPwSk             = "pw_sk"
+	captureMapPwSkip           = "pw_skip"
 	captureProgPwBtfSysExit    = "pw_btf_sys_exit"
 	captureProgPwEnterRead     = "pw_enter_read"
 	captureProgPwEnterReadv    = "pw_enter_readv"
@@ -356,6 +360,7 @@ type captureMapSpecs struct {
 	PwOwners  *ebpf.MapSpec `ebpf:"pw_owners"`
 	PwScratch *ebpf.MapSpec `ebpf:"pw_scratch"`
 	PwSk      *ebpf.MapSpec `ebpf:"pw_sk"`
+	PwSkip    *ebpf.MapSpec `ebpf:"pw_skip"`
 }
 
 // captureVariableSpecs contains global variables before they are loaded into the kernel.
@@ -405,6 +410,7 @@ type captureMaps struct {
 	PwOwners  *ebpf.Map `ebpf:"pw_owners"`
 	PwScratch *ebpf.Map `ebpf:"pw_scratch"`
 	PwSk      *ebpf.Map `ebpf:"pw_sk"`
+	PwSkip    *ebpf.Map `ebpf:"pw_skip"`
 }
 
 func (m *captureMaps) Close() error {
@@ -418,6 +424,7 @@ func (m *captureMaps) Close() error {
 		m.PwOwners,
 		m.PwScratch,
 		m.PwSk,
+		m.PwSkip,
 	)
 }
 

@@ -793,10 +793,11 @@ func testClose(t *testing.T, set HookSet) {
 	for id := range mapSet {
 		mapIDs = append(mapIDs, id)
 	}
-	// pw_args carries arguments from sys_enter to sys_exit; pw_mmsg and
-	// pw_sk are the sock hooks' place in an mmsg call and their notes on
-	// sockets: the other sets have no use for them.
-	if want := map[HookSet]int{HooksSock: 10, HooksBTF: 8, HooksRaw: 8, HooksSyscalls: 9}[set]; len(mapIDs) != want {
+	// pw_args carries arguments from sys_enter to sys_exit; pw_mmsg,
+	// pw_sk and pw_skip are the sock hooks' place in an mmsg call, their
+	// notes on sockets and the directions they skip: the other sets have
+	// no use for them.
+	if want := map[HookSet]int{HooksSock: 11, HooksBTF: 8, HooksRaw: 8, HooksSyscalls: 9}[set]; len(mapIDs) != want {
 		t.Errorf("programs use %d maps, want the %d named ones, .rodata and .bss", len(mapIDs), want-2)
 	}
 
