@@ -150,6 +150,7 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 	go func() {
 		defer wg.Done()
 		var ev loader.Event
+		clock := loader.NewClock()
 		for {
 			if err := l.Read(&ev); err != nil {
 				if !errors.Is(err, os.ErrClosed) {
@@ -157,7 +158,7 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 				}
 				return
 			}
-			obs.Handle(&ev, time.Now())
+			obs.Handle(&ev, clock.Time(ev.KtimeNS))
 		}
 	}()
 

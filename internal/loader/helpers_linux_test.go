@@ -43,6 +43,10 @@ func startCapture(t *testing.T, cfg Config) *capture {
 	return startCaptureRaw(t, cfg)
 }
 
+// clockSlack is how far Clock may put an event outside the moments it
+// surely lies between.
+const clockSlack = 5 * time.Millisecond
+
 // eachHookSet runs test once per hook set, as subtests named after it.
 func eachHookSet(t *testing.T, test func(t *testing.T, hooks HookSet)) {
 	for _, hooks := range []HookSet{HooksSock, HooksBTF, HooksRaw, HooksSyscalls} {
@@ -52,6 +56,7 @@ func eachHookSet(t *testing.T, test func(t *testing.T, hooks HookSet)) {
 
 func startCaptureRaw(t *testing.T, cfg Config) *capture {
 	t.Helper()
+	opened := time.Now()
 	l, err := Open(cfg)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -60,12 +65,18 @@ func startCaptureRaw(t *testing.T, cfg Config) *capture {
 	go func() {
 		defer close(c.done)
 		var ev Event
+		clock := NewClock()
 		for {
 			if err := l.Read(&ev); err != nil {
 				if !errors.Is(err, os.ErrClosed) {
 					t.Errorf("Read: %v", err)
 				}
 				return
+			}
+			// Every event's syscall returned after Open began and
+			// before it was read (the slack is for the clock reads).
+			if at := clock.Time(ev.KtimeNS); at.Before(opened.Add(-clockSlack)) || at.After(time.Now().Add(clockSlack)) {
+				t.Errorf("event of %s at %v: outside [%v, now]", ev.Syscall, at, opened)
 			}
 			cp := ev
 			cp.Data = bytes.Clone(ev.Data)

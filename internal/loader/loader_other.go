@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
+	"time"
 )
 
 // Loader is the capture program; on this platform there is none.
@@ -50,3 +51,13 @@ func (l *Loader) Detach() error { return nil }
 
 // Pending returns 0.
 func (l *Loader) Pending() int { return 0 }
+
+// Clock turns an event's KtimeNS into a time.Time; on this platform there
+// are no events.
+type Clock struct{}
+
+// NewClock returns a Clock.
+func NewClock() Clock { return Clock{} }
+
+// Time returns time.Now().
+func (Clock) Time(ktime uint64) time.Time { return time.Now() }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -190,5 +191,28 @@ func TestSyscallNumbers(t *testing.T) {
 		if uintptr(c.bpf) != c.unix {
 			t.Errorf("%s: the capture program matches %d, the syscall is %d", c.name, c.bpf, c.unix)
 		}
+	}
+}
+
+// TestClock: Clock puts a CLOCK_MONOTONIC reading at the moment time.Now
+// gives, and keeps the distance between two readings.
+func TestClock(t *testing.T) {
+	c := NewClock()
+	var ts unix.Timespec
+	before := time.Now()
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now()
+	at := c.Time(uint64(ts.Nano()))
+	if at.Before(before.Add(-time.Millisecond)) || at.After(after.Add(time.Millisecond)) {
+		t.Errorf("Time(now) = %v, want within [%v, %v]", at, before, after)
+	}
+	later := c.Time(uint64(ts.Nano()) + uint64(3*time.Second))
+	if d := later.Sub(at); d != 3*time.Second {
+		t.Errorf("Time(k+3s) - Time(k) = %v, want 3s", d)
+	}
+	if !later.After(time.Now()) {
+		t.Errorf("Time(k+3s) = %v is not after now", later)
 	}
 }
