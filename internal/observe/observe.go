@@ -110,19 +110,21 @@ type Config struct {
 type Observer struct {
 	cfg Config
 
-	mu       sync.Mutex
-	head     http1.Head
-	analyzer *parse.Analyzer
-	streams  *simplelru.LRU[streamKey, *stream]
-	free     []*stream
-	dedupe   dedupe
-	queue    queue
-	codes    codeTable
-	named    parse.Verdict // the verdict of the record being named
-	intern   intern
-	names    map[uint32]nameEntry
-	seed     maphash.Seed
-	removing bool
+	mu         sync.Mutex
+	head       http1.Head
+	analyzer   *parse.Analyzer
+	streams    *simplelru.LRU[streamKey, *stream]
+	free       []*stream
+	dedupe     dedupe
+	queue      queue
+	codes      codeTable
+	named      parse.Verdict // the verdict of the record being named
+	intern     intern
+	names      map[uint32]nameEntry
+	recent     [2]nameEntry // the last names service gave, looked at first
+	nextRecent int
+	seed       maphash.Seed
+	removing   bool
 
 	kafka kafkaState
 }
@@ -496,23 +498,33 @@ func looksLikeRequest(b []byte) bool {
 const nameTTL = time.Second
 
 type nameEntry struct {
+	tgid    uint32
 	service string
-	at      time.Time
+	until   time.Time // trusted until then
 }
 
-// service names a process through a small cache in front of the Resolver:
+// service names a process through small caches in front of the Resolver:
 // the Resolver's lock and clock cost more than the rest of a request's
-// bookkeeping, and a busy process asks for its name on every request.
+// bookkeeping, and a busy process asks for its name on every request. The
+// last two names go first, without a map lookup: a busy server's events
+// come from a few processes at a time.
 func (o *Observer) service(tgid uint32, comm []byte, now time.Time) string {
-	if e, ok := o.names[tgid]; ok && now.Sub(e.at) < nameTTL {
-		return e.service
+	for i := range o.recent {
+		if e := &o.recent[i]; e.tgid == tgid && now.Before(e.until) {
+			return e.service
+		}
 	}
-	if o.names == nil || len(o.names) >= 4096 {
-		o.names = make(map[uint32]nameEntry, 256)
+	e, ok := o.names[tgid]
+	if !ok || !now.Before(e.until) {
+		if o.names == nil || len(o.names) >= 4096 {
+			o.names = make(map[uint32]nameEntry, 256)
+		}
+		e = nameEntry{tgid: tgid, service: o.cfg.Resolver.Service(tgid, comm), until: now.Add(nameTTL)}
+		o.names[tgid] = e
 	}
-	name := o.cfg.Resolver.Service(tgid, comm)
-	o.names[tgid] = nameEntry{service: name, at: now}
-	return name
+	o.recent[o.nextRecent] = e
+	o.nextRecent = (o.nextRecent + 1) % len(o.recent)
+	return e.service
 }
 
 // intern keeps one string per peer name so that naming a known peer does
