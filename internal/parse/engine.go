@@ -181,6 +181,7 @@ type Analyzer struct {
 	results []formats.Result
 	bag     w3c.Baggage
 	quiet   []quietHeader // by baggage header, see quietBaggage
+	keys    pii.KeyMemo   // the hints of the baggage keys seen last
 
 	traceparents    int
 	traceparent     []byte
@@ -490,7 +491,7 @@ func (a *Analyzer) judgeBaggage() {
 	a.bag.Reset(a.baggages, a.opts.Baggage)
 	var m w3c.BaggageMember
 	for a.bag.Read(&m) {
-		hint := pii.ClassifyKey(m.Key)
+		hint := a.keys.Classify(m.Key)
 		if hint.Suspect() {
 			v.SuspectKeys++
 		}
@@ -584,7 +585,7 @@ func (a *Analyzer) scanCarrier(c carrier) {
 
 // entry scans one key and value of a non-W3C carrier.
 func (a *Analyzer) entry(header string, ordinal int, key, value []byte) {
-	hint := pii.ClassifyKey(key)
+	hint := a.keys.Classify(key)
 	if hint.Suspect() {
 		a.verdict.SuspectKeys++
 	}
