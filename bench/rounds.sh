@@ -22,7 +22,7 @@ for ((i = 1; i <= rounds; i++)); do
 		exit 1
 	fi
 	cp "$dir/round-$i.json" "bench/out/overhead-round-$(date -u +%Y%m%dT%H%M%SZ)-$i.json"
-	jq -r --arg i "$i" '"round \($i): ratio \(.ratio)  counted \(.counted.share)  cpu/10k \(.propwatch.cpu_seconds_per_10k_requests)  lost \(.propwatch.lost_events)  noisy \(.machine.noisy | join("; "))"' "$dir/round-$i.json"
+	jq -r --arg i "$i" '"round \($i): ratio \(.ratio)  counted \(.counted.share)  cpu/10k \(.propwatch.cpu_seconds_per_10k_requests)  lost \(.propwatch.lost_events)\(if (.machine.noisy | length) > 0 then "  noisy: " + (.machine.noisy | join("; ")) else "" end)"' "$dir/round-$i.json"
 done
 jq -s -r '
 	(map(.ratio) | sort) as $r
