@@ -173,16 +173,7 @@ func (b *Baggage) simpleMember(m *BaggageMember) bool {
 		i++
 	}
 	k := i
-	// Four bytes at a time, with one branch, while all four belong.
-	for i+4 <= n {
-		if w := r[i : i+4 : i+4]; class[w[0]]&class[w[1]]&class[w[2]]&class[w[3]]&clsToken == 0 {
-			break
-		}
-		i += 4
-	}
-	for i < n && class[r[i]]&clsToken != 0 {
-		i++
-	}
+	i = span(r, i, clsToken)
 	if i == k {
 		return false
 	}
@@ -199,15 +190,7 @@ func (b *Baggage) simpleMember(m *BaggageMember) bool {
 	}
 	v := i
 	for {
-		for i+4 <= n {
-			if w := r[i : i+4 : i+4]; class[w[0]]&class[w[1]]&class[w[2]]&class[w[3]]&clsValueChar == 0 {
-				break
-			}
-			i += 4
-		}
-		for i < n && class[r[i]]&clsValueChar != 0 {
-			i++
-		}
+		i = span(r, i, clsValueChar)
 		if i == n || r[i] != '%' {
 			break
 		}

@@ -11,6 +11,24 @@ const (
 	clsValueChar                // baggage-octet other than '%'
 )
 
+// span returns the end of the run of bytes of b from i on that are all
+// in the classes cls: the first index at or after i whose byte is not, or
+// len(b). It takes four bytes at a time, with one branch, while all four
+// belong: the long runs of keys and values are the hot loop of parsing.
+func span(b []byte, i int, cls uint8) int {
+	n := len(b)
+	for i+4 <= n {
+		if w := b[i : i+4 : i+4]; class[w[0]]&class[w[1]]&class[w[2]]&class[w[3]]&cls == 0 {
+			break
+		}
+		i += 4
+	}
+	for i < n && class[b[i]]&cls != 0 {
+		i++
+	}
+	return i
+}
+
 var class = func() (t [256]uint8) {
 	for c := 'a'; c <= 'z'; c++ {
 		t[c] |= clsTSKeyStart | clsTSKeyChar | clsToken

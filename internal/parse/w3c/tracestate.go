@@ -103,15 +103,7 @@ func simpleTraceStateMember(list []byte) (key, rest []byte, ok bool) {
 	key = list[k:i]
 	i++
 	s := i
-	for i+4 <= n {
-		if w := list[i : i+4 : i+4]; class[w[0]]&class[w[1]]&class[w[2]]&class[w[3]]&clsTSValueChar == 0 {
-			break
-		}
-		i += 4
-	}
-	for i < n && class[list[i]]&clsTSValueChar != 0 {
-		i++
-	}
+	i = span(list, i, clsTSValueChar)
 	// Value characters include the space, so the trailing OWS that
 	// trimming would drop may have been read as value.
 	e := i
