@@ -84,6 +84,20 @@ enum lost_reason {
 	LOST_REASONS = 3,      /* number of reasons: size of pw_lost */
 };
 
+/* Where a map update or a user read failed: the index into pw_errors. Go
+ * names each site (loader.KernelErrors); keep the two lists together. */
+enum error_site {
+	ERR_HEAD_HOLD = 0,     /* pw_heads: holding back a short prefix */
+	ERR_HEAD_OPEN = 1,     /* pw_heads: opening a head or frame that goes on */
+	ERR_KAFKA_AWAIT = 2,   /* pw_heads: marking a stream as awaiting responses */
+	ERR_KAFKA_REQUEST = 3, /* pw_kreqs: remembering a Fetch/Metadata request */
+	ERR_KAFKA_CORR = 4,    /* reading a request's correlation id from user memory */
+	ERR_OWNER = 5,         /* pw_owners: recording a loopback sender */
+	ERR_MMSG_CURSOR = 6,   /* pw_mmsg: a sock hook's place in an mmsg array */
+	ERR_NOTE = 7,          /* pw_sk: creating the note on a socket */
+	ERROR_SITES = 8,       /* number of sites: size of pw_errors */
+};
+
 /*
  * One captured chunk of a request head.
  *
@@ -92,7 +106,7 @@ enum lost_reason {
  * way and unmaps it. Ports are in host byte order.
  *
  * Loopback: a request between two processes of this host over a loopback
- * address is emitted once, by the receiving end (capture.h); peer_tgid and
+ * address is emitted once, by the receiving end (loopback.h); peer_tgid and
  * peer_comm then name the sender when its end is known.
  *
  * Only the first EVENT_HEADER_SIZE + captured bytes are sent through the
@@ -107,7 +121,7 @@ struct event {
 	__u32 tgid;      /* process id */
 	__u32 fd;        /* the file descriptor the syscall was made on */
 	__u32 peer_tgid; /* loopback: the process that owns the other end, 0 when unknown */
-	__u32 len;       /* the syscall's byte count, plus a held-back prefix (capture.h) */
+	__u32 len;       /* the syscall's byte count, plus a held-back prefix (stream.h) */
 	__u32 captured;  /* bytes of data that are valid */
 	__u16 family;    /* AF_INET or AF_INET6 */
 	__u16 lport;     /* local port, host order */

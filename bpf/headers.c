@@ -44,8 +44,9 @@
  * bytes that share a syscall with the end of their head (the kernel checks
  * only a chunk's last four bytes for "\r\n\r\n": Go finds the end and calls
  * HeadDone). A request over loopback is emitted by its receiving end only.
- * Lost events are counted per reason in pw_lost. See capture.h for the
- * rules and for how wakeups are batched.
+ * Lost events are counted per reason in pw_lost, failed map updates per
+ * site in pw_errors (counters.h). See pipeline.h for the rules and for how
+ * wakeups are batched.
  *
  * What kernel it needs: 5.8 or later with BTF (/sys/kernel/btf/vmlinux):
  * ring buffers (5.8), global functions (5.6), bpf_probe_read_user (5.5),
@@ -58,7 +59,6 @@
 #include <bpf/bpf_helpers.h>
 #include "event.h"
 #include "maps.h"
-#include "sniff.h"
 #include "sock.h"
 #include "capture.h"
 
@@ -69,6 +69,7 @@ const struct event *unused_event __attribute__((unused));
 const struct head_key *unused_head_key __attribute__((unused));
 const enum syscall_id *unused_syscall_id __attribute__((unused));
 const enum lost_reason *unused_lost_reason __attribute__((unused));
+const enum error_site *unused_error_site __attribute__((unused));
 const enum syscall_nr *unused_syscall_nr __attribute__((unused));
 
 /*
@@ -437,7 +438,7 @@ static __always_inline __u32 mmsg_index(__u64 id, __u64 vec, __u64 vlen, long nr
 	} else {
 		struct mmsg_cursor n = {.vec = vec, .next = i + 1, .nr = nr};
 
-		bpf_map_update_elem(&pw_mmsg, &id, &n, BPF_ANY);
+		update_or_count(&pw_mmsg, &id, &n, ERR_MMSG_CURSOR);
 	}
 	return i;
 }
@@ -563,8 +564,10 @@ static __always_inline int on_sock(struct sock *sk, __s64 ret, __u64 flags, __u8
 		return 0;
 	if (!note)
 		note = bpf_sk_storage_get(&pw_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!note)
+	if (!note) {
+		count_error(ERR_NOTE);
 		return 0;
+	}
 	note->heads = (note->heads & ~s->w.heads_gone) | s->w.heads_set;
 	if (s->w.responses)
 		note->responses |= 1u << dir;

@@ -2,9 +2,10 @@
 
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * sniff_test.c: test-only programs that run the helpers of sniff.h on
- * inputs from Go (Program.Run), so that internal/loader's tests can check
- * the kernel's HTTP sniffing against a Go reference, input by input.
+ * sniff_test.c: test-only programs that run the helpers of http.h and
+ * kafka.h on inputs from Go (Program.Run), so that internal/loader's tests
+ * can check the kernel's HTTP and Kafka sniffing against a Go reference,
+ * input by input.
  *
  * Hooks: none; BPF_PROG_TYPE_SYSCALL programs run only through
  * BPF_PROG_TEST_RUN, which needs Linux 5.14. propwatch never loads them.
@@ -13,7 +14,8 @@
 
 #include "kernel.h"
 #include <bpf/bpf_helpers.h>
-#include "sniff.h"
+#include "http.h"
+#include "kafka.h"
 
 char __license[] SEC("license") = "Dual BSD/GPL";
 

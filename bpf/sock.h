@@ -9,7 +9,7 @@
 
 #include "kernel.h"
 #include "event.h"
-#include "maps.h"
+#include "state.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
@@ -39,7 +39,7 @@ static __always_inline __u64 file_of_fd(__u64 fd)
  * a TCP stream socket over IPv4 or IPv6. On success it fills si and returns
  * 1; any other file returns 0.
  *
- * This costs a dozen kernel reads, so capture.h calls it only for chunks
+ * This costs a dozen kernel reads, so the pipeline (pipeline.h) calls it only for chunks
  * that matter (a request start, or a stream with state), never for the
  * responses, bodies, files and pipes that make up most syscalls.
  */

@@ -29,6 +29,20 @@ type captureConnKey struct {
 	Raddr [16]uint8
 }
 
+type captureErrorSite uint32
+
+const (
+	captureErrorSiteERR_HEAD_HOLD     captureErrorSite = 0
+	captureErrorSiteERR_HEAD_OPEN     captureErrorSite = 1
+	captureErrorSiteERR_KAFKA_AWAIT   captureErrorSite = 2
+	captureErrorSiteERR_KAFKA_REQUEST captureErrorSite = 3
+	captureErrorSiteERR_KAFKA_CORR    captureErrorSite = 4
+	captureErrorSiteERR_OWNER         captureErrorSite = 5
+	captureErrorSiteERR_MMSG_CURSOR   captureErrorSite = 6
+	captureErrorSiteERR_NOTE          captureErrorSite = 7
+	captureErrorSiteERROR_SITES       captureErrorSite = 8
+)
+
 type captureEvent struct {
 	_               structs.HostLayout
 	KtimeNs         uint64
@@ -180,7 +194,37 @@ type captureScratch struct {
 		PeerSet   uint32
 		Responses uint32
 		Quiet     uint32
-		Pad4      uint32
+		Corr      uint32
+		Hs        captureHeadState
+		Key       captureHeadKey
+		Rkey      captureHeadKey
+		Kk        captureKreqKey
+		Kr        captureKreq
+		Own       captureOwner
+		Conn      captureConnKey
+		Peer      captureConnKey
+		Iv        struct {
+			_    structs.HostLayout
+			Base uint64
+			Len  uint64
+		}
+		Mm struct {
+			_   structs.HostLayout
+			Hdr struct {
+				_          structs.HostLayout
+				Name       uint64
+				Namelen    int32
+				Pad0       uint32
+				Iov        uint64
+				Iovlen     uint64
+				Control    uint64
+				Controllen uint64
+				Flags      uint32
+				Pad1       uint32
+			}
+			MsgLen uint32
+			Pad    uint32
+		}
 	}
 	Ev    captureEvent
 	Slack [16384]uint8
@@ -232,6 +276,7 @@ const (
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	captureMapPwArgs           = "pw_args"
+	captureMapPwErrors         = "pw_errors"
 	captureMapPwEvents         = "pw_events"
 	captureMapPwHeads          = "pw_heads"
 	captureMapPwKreqs          = "pw_kreqs"
@@ -271,6 +316,7 @@ const (
 	captureVarLastWakeupNs     = "last_wakeup_ns"
 	captureVarLoopbackBoth     = "loopback_both"
 	captureVarSelfTgid         = "self_tgid"
+	captureVarUnusedErrorSite  = "unused_error_site"
 	captureVarUnusedEvent      = "unused_event"
 	captureVarUnusedHeadKey    = "unused_head_key"
 	captureVarUnusedLostReason = "unused_lost_reason"
@@ -352,6 +398,7 @@ type captureProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureMapSpecs struct {
 	PwArgs    *ebpf.MapSpec `ebpf:"pw_args"`
+	PwErrors  *ebpf.MapSpec `ebpf:"pw_errors"`
 	PwEvents  *ebpf.MapSpec `ebpf:"pw_events"`
 	PwHeads   *ebpf.MapSpec `ebpf:"pw_heads"`
 	PwKreqs   *ebpf.MapSpec `ebpf:"pw_kreqs"`
@@ -373,6 +420,7 @@ type captureVariableSpecs struct {
 	LastWakeupNs     *ebpf.VariableSpec `ebpf:"last_wakeup_ns"`
 	LoopbackBoth     *ebpf.VariableSpec `ebpf:"loopback_both"`
 	SelfTgid         *ebpf.VariableSpec `ebpf:"self_tgid"`
+	UnusedErrorSite  *ebpf.VariableSpec `ebpf:"unused_error_site"`
 	UnusedEvent      *ebpf.VariableSpec `ebpf:"unused_event"`
 	UnusedHeadKey    *ebpf.VariableSpec `ebpf:"unused_head_key"`
 	UnusedLostReason *ebpf.VariableSpec `ebpf:"unused_lost_reason"`
@@ -402,6 +450,7 @@ func (o *captureObjects) Close() error {
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureMaps struct {
 	PwArgs    *ebpf.Map `ebpf:"pw_args"`
+	PwErrors  *ebpf.Map `ebpf:"pw_errors"`
 	PwEvents  *ebpf.Map `ebpf:"pw_events"`
 	PwHeads   *ebpf.Map `ebpf:"pw_heads"`
 	PwKreqs   *ebpf.Map `ebpf:"pw_kreqs"`
@@ -416,6 +465,7 @@ type captureMaps struct {
 func (m *captureMaps) Close() error {
 	return _CaptureClose(
 		m.PwArgs,
+		m.PwErrors,
 		m.PwEvents,
 		m.PwHeads,
 		m.PwKreqs,
@@ -438,6 +488,7 @@ type captureVariables struct {
 	LastWakeupNs     *ebpf.Variable `ebpf:"last_wakeup_ns"`
 	LoopbackBoth     *ebpf.Variable `ebpf:"loopback_both"`
 	SelfTgid         *ebpf.Variable `ebpf:"self_tgid"`
+	UnusedErrorSite  *ebpf.Variable `ebpf:"unused_error_site"`
 	UnusedEvent      *ebpf.Variable `ebpf:"unused_event"`
 	UnusedHeadKey    *ebpf.Variable `ebpf:"unused_head_key"`
 	UnusedLostReason *ebpf.Variable `ebpf:"unused_lost_reason"`

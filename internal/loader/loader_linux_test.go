@@ -797,7 +797,7 @@ func testClose(t *testing.T, set HookSet) {
 	// pw_sk and pw_skip are the sock hooks' place in an mmsg call, their
 	// notes on sockets and the directions they skip: the other sets have
 	// no use for them.
-	if want := map[HookSet]int{HooksSock: 11, HooksBTF: 8, HooksRaw: 8, HooksSyscalls: 9}[set]; len(mapIDs) != want {
+	if want := map[HookSet]int{HooksSock: 12, HooksBTF: 9, HooksRaw: 9, HooksSyscalls: 10}[set]; len(mapIDs) != want {
 		t.Errorf("programs use %d maps, want the %d named ones, .rodata and .bss", len(mapIDs), want-2)
 	}
 

@@ -13,11 +13,11 @@ import (
 	"github.com/propwatch/propwatch/internal/privtest"
 )
 
-// Test-only wrappers of bpf/sniff.h (bpf/sniff_test.c), generated into
+// Test-only wrappers of bpf/http.h and bpf/kafka.h (bpf/sniff_test.c), generated into
 // snifftest_bpfel_test.go and .o: they never reach the propwatch binary.
 //go:generate go tool bpf2go -tags linux -target bpfel -type sniff_args snifftest ../../bpf/sniff_test.c -- -mcpu=v3 -Wall -Werror -Wpadded
 
-// The results of http_sniff (enum sniff in bpf/sniff.h).
+// The results of http_sniff (enum sniff in bpf/http.h).
 const (
 	sniffNone   = 0
 	sniffPrefix = 1
