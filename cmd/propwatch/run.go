@@ -139,7 +139,7 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 		if err != nil {
 			return &exitError{code: exitUsage, msg: fmt.Sprintf("metrics address: %v", err)}
 		}
-		srv = &http.Server{Handler: report.Handler(report.NewCollector(agg, l.Lost)), ReadHeaderTimeout: 5 * time.Second}
+		srv = &http.Server{Handler: report.Handler(report.NewCollector(agg, report.KernelCounters{Lost: l.Lost, Errors: l.KernelErrors})), ReadHeaderTimeout: 5 * time.Second}
 		go srv.Serve(ln)
 		log.Info("serving metrics", "addr", ln.Addr().String())
 	}
@@ -217,6 +217,7 @@ loop:
 	if f.reportPath != "" {
 		host, _ := os.Hostname()
 		rep := report.NewReport(host, started, ended, snap, l.Lost())
+		rep.KernelErrors = l.KernelErrors()
 		if err := writeReport(stdout, f.reportPath, rep); err != nil {
 			return &exitError{code: exitProblem, msg: err.Error()}
 		}

@@ -5,7 +5,6 @@ package loader
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"net/netip"
 	"os"
 	"reflect"
@@ -49,11 +48,12 @@ type Loader struct {
 	waitFn func(uintptr) bool
 	waited bool
 
-	// mu guards the maps against Close while HeadDone, Owner and Lost use
-	// them.
-	mu        sync.RWMutex
-	closed    bool
-	lostFinal map[string]uint64
+	// mu guards the maps against Close while HeadDone, Owner, Lost and
+	// KernelErrors use them; the counts at Close are kept for after.
+	mu          sync.RWMutex
+	closed      bool
+	lostFinal   map[string]uint64
+	errorsFinal map[string]uint64
 
 	closeOnce sync.Once
 	closeErr  error
@@ -66,7 +66,7 @@ const (
 )
 
 // How Read waits for events. The kernel wakes it at most once per
-// wakeupInterval (wakeup_ns in bpf/capture.h): a wakeup costs the syscall
+// wakeupInterval (wakeup_ns in bpf/pipeline.h): a wakeup costs the syscall
 // that emits the event more than the capture itself, so under load only
 // one event in hundreds pays it, while the first event on a quiet host
 // wakes Go at once (a short-lived client must be named from /proc while it
@@ -79,13 +79,6 @@ const (
 	wakeupInterval = 10 * time.Millisecond
 	pollInterval   = 10 * time.Millisecond
 )
-
-// lostNames names the pw_lost counters, indexed by enum lost_reason.
-var lostNames = [captureLostReasonLOST_REASONS]string{
-	captureLostReasonLOST_RINGBUF_FULL: "ringbuf_full",
-	captureLostReasonLOST_READ_FAILED:  "read_failed",
-	captureLostReasonLOST_ARGS_FULL:    "args_full",
-}
 
 // Open loads the capture program and attaches it to the hook set
 // cfg.Hooks names. It removes the memlock rlimit, probes the kernel for
@@ -525,36 +518,6 @@ func syscallName(id captureSyscallId) string {
 	return "unknown"
 }
 
-// Lost returns how many events the kernel side could not deliver, by
-// reason: "ringbuf_full" (Read did not keep up), "read_failed" (the user
-// buffer could not be read), "args_full" (too many threads inside hooked
-// syscalls at once). After Close it returns the counts as they were then.
-func (l *Loader) Lost() map[string]uint64 {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.closed {
-		return maps.Clone(l.lostFinal)
-	}
-	return l.readLost()
-}
-
-// readLost sums the per-CPU pw_lost counters. l.mu must be held.
-func (l *Loader) readLost() map[string]uint64 {
-	out := make(map[string]uint64, len(lostNames))
-	m := l.maps.PwLost
-	var perCPU []uint64
-	for reason, name := range lostNames {
-		out[name] = 0
-		if err := m.Lookup(uint32(reason), &perCPU); err != nil {
-			continue
-		}
-		for _, n := range perCPU {
-			out[name] += n
-		}
-	}
-	return out
-}
-
 // HeadDone tells the kernel that userspace has seen the end of the request
 // head on the stream of process tgid's descriptor fd in direction dir, so
 // that the chunks after it (the body) are no longer shipped as
@@ -620,6 +583,7 @@ func (l *Loader) Close() error {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		l.lostFinal = l.readLost()
+		l.errorsFinal = l.readErrors()
 		l.closed = true
 		errs = append(errs, l.detachLocked())
 		l.closeObjects()

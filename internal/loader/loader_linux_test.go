@@ -735,9 +735,20 @@ func TestLost(t *testing.T) {
 			t.Errorf("Lost() has no %q: %v", name, lost)
 		}
 	}
+	// A full ring buffer loses events but no state: every site is
+	// reported, and none failed.
+	errs := l.KernelErrors()
+	for _, name := range errorNames {
+		if n, ok := errs[name]; !ok || n != 0 {
+			t.Errorf("KernelErrors()[%q] = %d, %v; want 0, true", name, n, ok)
+		}
+	}
 	l.Close()
 	if after := l.Lost(); after["ringbuf_full"] < lost["ringbuf_full"] {
 		t.Errorf("Lost() after Close = %v, want the counts at Close", after)
+	}
+	if after := l.KernelErrors(); len(after) != len(errorNames) {
+		t.Errorf("KernelErrors() after Close = %v, want every site", after)
 	}
 }
 

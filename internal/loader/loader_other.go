@@ -26,6 +26,9 @@ func (l *Loader) Read(ev *Event) error { return errors.ErrUnsupported }
 // Lost returns nil.
 func (l *Loader) Lost() map[string]uint64 { return nil }
 
+// KernelErrors returns nil.
+func (l *Loader) KernelErrors() map[string]uint64 { return nil }
+
 // HeadDone does nothing.
 func (l *Loader) HeadDone(tgid, fd uint32, dir Direction) {}
 

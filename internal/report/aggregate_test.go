@@ -452,7 +452,7 @@ func TestAggregatorConcurrent(t *testing.T) {
 	wg.Add(1)
 	go func() { // snapshots and scrapes race the writers
 		defer wg.Done()
-		c := NewCollector(a, nil)
+		c := NewCollector(a, KernelCounters{})
 		for range 20 {
 			s := a.Snapshot()
 			for _, p := range s.Pairs {

@@ -71,7 +71,7 @@ func BenchmarkSnapshot(b *testing.B) {
 }
 
 func BenchmarkCollect(b *testing.B) {
-	c := NewCollector(fullAggregator(), func() map[string]uint64 { return map[string]uint64{"ringbuf_full": 1} })
+	c := NewCollector(fullAggregator(), KernelCounters{Lost: func() map[string]uint64 { return map[string]uint64{"ringbuf_full": 1} }})
 	b.ReportAllocs()
 	for b.Loop() {
 		drain(c)

@@ -148,7 +148,7 @@ func TestGapMerge(t *testing.T) {
 func reportKey(p *ReportPair) PairKey { return PairKey{p.Source, p.Destination, p.Protocol} }
 
 func TestGapMetrics(t *testing.T) {
-	c := NewCollector(gapAggregator(), nil)
+	c := NewCollector(gapAggregator(), KernelCounters{})
 	want := `
 # HELP propwatch_coverage_gaps_total Input of the pair seen on the wire but not read (a Kafka batch cut by the capture, a codec error, an unknown topic id, ...), by reason. Gaps are not requests and never count as missing context: while this grows, the pair's counts are a lower bound.
 # TYPE propwatch_coverage_gaps_total counter

@@ -52,6 +52,9 @@ var (
 	descLost = prometheus.NewDesc("propwatch_events_lost_total",
 		"Capture events dropped before propwatch could read them, by reason. While this grows, every other count is a lower bound.",
 		[]string{"reason"}, nil)
+	descKernelErrors = prometheus.NewDesc("propwatch_kernel_errors_total",
+		"Times the kernel side could not keep state, by site (a map update or a user read that failed): a head or Kafka frame split across calls, a Kafka response or a loopback sender that then goes unrecognised. While this grows, counts may be low.",
+		[]string{"site"}, nil)
 	descFailures = prometheus.NewDesc("propwatch_parse_failures_total",
 		"Captured data propwatch could not read as a request, by reason (not HTTP, cut before the head ended, connection evicted, ...).",
 		[]string{"reason"}, nil)
@@ -62,18 +65,28 @@ var (
 
 var allDescs = []*prometheus.Desc{
 	descRequests, descMissing, descInvalid, descDefects, descOversized, descAtRisk, descBaggage,
-	descPII, descSuspect, descFormats, descTruncated, descGaps, descGapRecords, descLost, descFailures, descFolded,
+	descPII, descSuspect, descFormats, descTruncated, descGaps, descGapRecords, descLost, descKernelErrors,
+	descFailures, descFolded,
 }
 
 // collector builds const metrics from a Snapshot at each scrape, so that
 // recording a request costs nothing for Prometheus.
 type collector struct {
-	a    *Aggregator
-	lost func() map[string]uint64
+	a *Aggregator
+	k KernelCounters
 }
 
-// NewCollector exposes a to Prometheus. lost, when not nil, returns the
-// capture's dropped events by reason at scrape time.
+// KernelCounters reads, at scrape time, what the kernel side of the capture
+// could not do. Either function may be nil.
+type KernelCounters struct {
+	// Lost returns the events dropped, by reason (loader.Loader.Lost).
+	Lost func() map[string]uint64
+	// Errors returns the failed state updates, by site
+	// (loader.Loader.KernelErrors).
+	Errors func() map[string]uint64
+}
+
+// NewCollector exposes a to Prometheus, and the kernel's counters k.
 //
 // Every pair gets its request, context, baggage, suspect-key and truncation
 // counters and one PII counter per kind, zero or not, so that an alert on
@@ -81,8 +94,8 @@ type collector struct {
 // sample). Codes, formats, coverage gaps and the baggage histogram appear
 // once they have something to count: their label sets are larger and
 // mostly empty.
-func NewCollector(a *Aggregator, lost func() map[string]uint64) prometheus.Collector {
-	return &collector{a: a, lost: lost}
+func NewCollector(a *Aggregator, k KernelCounters) prometheus.Collector {
+	return &collector{a: a, k: k}
 }
 
 // Describe sends every metric family's descriptor.
@@ -145,9 +158,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(descGapRecords, p.GapRecords, src, dst, proto)
 		}
 	}
-	if c.lost != nil {
-		for r, n := range sanitizeCounts(c.lost()) {
+	if c.k.Lost != nil {
+		for r, n := range sanitizeCounts(c.k.Lost()) {
 			counter(descLost, n, r)
+		}
+	}
+	if c.k.Errors != nil {
+		for site, n := range sanitizeCounts(c.k.Errors()) {
+			counter(descKernelErrors, n, site)
 		}
 	}
 	for r, n := range s.ParseFailures {

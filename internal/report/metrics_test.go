@@ -52,7 +52,10 @@ func metricsAggregator() *Aggregator {
 
 func TestCollectorOutput(t *testing.T) {
 	a := metricsAggregator()
-	c := NewCollector(a, func() map[string]uint64 { return map[string]uint64{"ringbuf_full": 4} })
+	c := NewCollector(a, KernelCounters{
+		Lost:   func() map[string]uint64 { return map[string]uint64{"ringbuf_full": 4} },
+		Errors: func() map[string]uint64 { return map[string]uint64{"head_hold": 0, "owner": 2} },
+	})
 	const ab = `destination="checkout",protocol="http",source="frontend"`
 	want := `
 # HELP propwatch_requests_total Requests observed from source to destination, with or without trace context.
@@ -84,6 +87,10 @@ propwatch_baggage_bytes_count{` + ab + `} 2
 # HELP propwatch_events_lost_total Capture events dropped before propwatch could read them, by reason. While this grows, every other count is a lower bound.
 # TYPE propwatch_events_lost_total counter
 propwatch_events_lost_total{reason="ringbuf_full"} 4
+# HELP propwatch_kernel_errors_total Times the kernel side could not keep state, by site (a map update or a user read that failed): a head or Kafka frame split across calls, a Kafka response or a loopback sender that then goes unrecognised. While this grows, counts may be low.
+# TYPE propwatch_kernel_errors_total counter
+propwatch_kernel_errors_total{site="head_hold"} 0
+propwatch_kernel_errors_total{site="owner"} 2
 # HELP propwatch_parse_failures_total Captured data propwatch could not read as a request, by reason (not HTTP, cut before the head ended, connection evicted, ...).
 # TYPE propwatch_parse_failures_total counter
 propwatch_parse_failures_total{reason="http.not_http"} 1
@@ -98,8 +105,8 @@ propwatch_truncated_heads_total{` + ab + `} 0
 `
 	err := testutil.CollectAndCompare(c, strings.NewReader(want),
 		"propwatch_requests_total", "propwatch_context_invalid_total", "propwatch_defects_total",
-		"propwatch_baggage_bytes", "propwatch_events_lost_total", "propwatch_parse_failures_total",
-		"propwatch_pairs_folded_total", "propwatch_truncated_heads_total")
+		"propwatch_baggage_bytes", "propwatch_events_lost_total", "propwatch_kernel_errors_total",
+		"propwatch_parse_failures_total", "propwatch_pairs_folded_total", "propwatch_truncated_heads_total")
 	if err != nil {
 		t.Error(err)
 	}
@@ -161,7 +168,7 @@ func gathered(t *testing.T, reg *prometheus.Registry, name string, labels map[st
 }
 
 func TestCollectorLint(t *testing.T) {
-	c := NewCollector(metricsAggregator(), func() map[string]uint64 { return map[string]uint64{"ringbuf_full": 1} })
+	c := NewCollector(metricsAggregator(), KernelCounters{Lost: func() map[string]uint64 { return map[string]uint64{"ringbuf_full": 1} }})
 	problems, err := testutil.CollectAndLint(c)
 	if err != nil {
 		t.Fatal(err)
@@ -187,9 +194,9 @@ func TestCollectorHostileNames(t *testing.T) {
 	record(a, PairKey{"a\x02", "b", "http"}, &v, "")
 	record(a, PairKey{"a?", "b", "http"}, &v, "")
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(NewCollector(a, func() map[string]uint64 {
+	reg.MustRegister(NewCollector(a, KernelCounters{Lost: func() map[string]uint64 {
 		return map[string]uint64{"x\x01": 1, "x\x02": 2}
-	}))
+	}}))
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +212,7 @@ func TestCollectorHostileNames(t *testing.T) {
 }
 
 func TestHandler(t *testing.T) {
-	srv := httptest.NewServer(Handler(NewCollector(metricsAggregator(), nil)))
+	srv := httptest.NewServer(Handler(NewCollector(metricsAggregator(), KernelCounters{})))
 	defer srv.Close()
 	get := func(path string) (int, string) {
 		resp, err := http.Get(srv.URL + path)
@@ -242,7 +249,7 @@ func TestCollectorBadCode(t *testing.T) {
 	a := NewAggregator(AggregatorConfig{})
 	v := parse.Verdict{Context: parse.Invalid, Reasons: reason.List{"bad.\xff"}}
 	record(a, pairAB, &v, "bad.\xff")
-	c := NewCollector(a, nil)
+	c := NewCollector(a, KernelCounters{})
 	if n := testutil.CollectAndCount(c, "propwatch_defects_total"); n != 0 {
 		t.Errorf("%d defect series, want 0", n)
 	}

@@ -32,8 +32,12 @@ type Report struct {
 	Ended   time.Time `json:"ended"`
 	// LostEvents sums LostByReason: events the capture dropped, which make
 	// every count below a lower bound.
-	LostEvents     uint64            `json:"lost_events"`
-	LostByReason   map[string]uint64 `json:"lost_by_reason"`
+	LostEvents   uint64            `json:"lost_events"`
+	LostByReason map[string]uint64 `json:"lost_by_reason"`
+	// KernelErrors counts, by site, the times the kernel side could not
+	// keep state (a failed map update): a head split across calls, a
+	// Kafka response or a loopback sender may then go unrecognised.
+	KernelErrors   map[string]uint64 `json:"kernel_errors"`
 	ParseFailures  map[string]uint64 `json:"parse_failures"`
 	FoldedPairs    uint64            `json:"folded_pairs"`
 	FoldedRequests uint64            `json:"folded_requests"`
@@ -177,6 +181,7 @@ func reportPair(p *PairStats) ReportPair {
 // and protocol, maps as objects (never null).
 func (r Report) WriteJSON(w io.Writer) error {
 	r.LostByReason = nonNil(r.LostByReason)
+	r.KernelErrors = nonNil(r.KernelErrors)
 	r.ParseFailures = nonNil(r.ParseFailures)
 	pairs := make([]ReportPair, len(r.Pairs))
 	for i, p := range r.Pairs {
@@ -248,6 +253,7 @@ func Merge(reports ...Report) (Report, error) {
 		Schema:        ReportSchema,
 		Host:          MergedHost,
 		LostByReason:  map[string]uint64{},
+		KernelErrors:  map[string]uint64{},
 		ParseFailures: map[string]uint64{},
 	}
 	index := map[PairKey]int{}
@@ -269,6 +275,7 @@ func Merge(reports ...Report) (Report, error) {
 		}
 		out.LostEvents += r.LostEvents
 		addCounts(out.LostByReason, r.LostByReason)
+		addCounts(out.KernelErrors, r.KernelErrors)
 		addCounts(out.ParseFailures, r.ParseFailures)
 		out.FoldedPairs += r.FoldedPairs
 		out.FoldedRequests += r.FoldedRequests

@@ -150,6 +150,7 @@ func TestMerge(t *testing.T) {
 	r2 := NewReport("node-2", t0.Add(-time.Hour), t1.Add(-time.Hour), s, nil)
 	r2.Pairs[1].MaxBaggageBytes = 5000
 	r2.FoldedPairs, r2.FoldedRequests = 3, 10
+	r2.KernelErrors = map[string]uint64{"owner": 5}
 	r3 := NewReport("node-3", t0, t1.Add(time.Hour), Snapshot{Pairs: []PairStats{{
 		Source: "new", Destination: "pair", Protocol: "kafka", Requests: 7,
 		Defects: map[string]uint64{"kafka.x": 1}, PIIByKind: map[string]uint64{}, Formats: map[string]uint64{},
@@ -172,6 +173,9 @@ func TestMerge(t *testing.T) {
 	}
 	if m.LostEvents != 4 || m.LostByReason["ringbuf_full"] != 4 || m.ParseFailures["http.not_http"] != 3 {
 		t.Errorf("lost %d %v, failures %v", m.LostEvents, m.LostByReason, m.ParseFailures)
+	}
+	if len(m.KernelErrors) != 1 || m.KernelErrors["owner"] != 5 {
+		t.Errorf("kernel errors %v", m.KernelErrors)
 	}
 	if m.FoldedPairs != 3 || m.FoldedRequests != 10 {
 		t.Errorf("folded %d/%d", m.FoldedPairs, m.FoldedRequests)
