@@ -85,7 +85,7 @@ func probeFeatures() error { return probe(required) }
 
 // probeSock checks what HooksSock needs: the two tracepoints in the
 // kernel's BTF (Linux 6.3+), so that an older kernel is told by name and
-// not by a load error. Like pw_btf_sys_exit, the programs themselves are
+// not by a load error; their absence wraps ebpf.ErrNotSupported. Like pw_btf_sys_exit, the programs themselves are
 // the probe for the rest (bpf_task_pt_regs, 5.15+).
 func probeSock() error {
 	spec, err := btf.LoadKernelSpec()
@@ -95,7 +95,7 @@ func probeSock() error {
 	for _, tp := range []string{"sock_send_length", "sock_recv_length"} {
 		var typ *btf.Typedef
 		if err := spec.TypeByName("btf_trace_"+tp, &typ); err != nil {
-			return fmt.Errorf("this kernel has no tracepoint sock/%s (Linux 6.3+): %w", tp, err)
+			return fmt.Errorf("this kernel has no tracepoint sock/%s (Linux 6.3+): %w", tp, ebpf.ErrNotSupported)
 		}
 	}
 	return nil
