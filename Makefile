@@ -75,5 +75,20 @@ lint:
 generate:
 	$(GO) generate ./internal/loader/
 
+# Rebuild as above and fail, naming the files, when a committed object or
+# binding differs from what bpf/ builds: the objects must match their
+# sources. .ci/run runs it on a clean clone, before the tests.
+GENERATED := internal/loader/*_bpfel*
+.PHONY: check-generate
+check-generate: generate
+	@changed=$$(git status --porcelain --untracked-files=all -- '$(GENERATED)'); \
+	if [ -n "$$changed" ]; then \
+		echo "check-generate: make generate changed these generated files, so the committed ones do not match bpf/:"; \
+		echo "$$changed"; \
+		echo "Commit what make generate builds (with Debian 12's clang 14; this is $$(clang --version | head -n 1))."; \
+		exit 1; \
+	fi; \
+	echo "check-generate: the committed eBPF objects and bindings match bpf/"
+
 clean:
 	rm -rf bin
