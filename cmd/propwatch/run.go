@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -106,7 +107,15 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 	started := time.Now()
 	l, err := loader.Open(loader.Config{CaptureBytes: f.captureBytes, RingBufferBytes: f.ringBytes, KafkaCaptureBytes: f.kafkaCapture, Verbose: f.verbose, Hooks: hooks})
 	if err != nil {
-		return &exitError{code: exitProblem, msg: err.Error()}
+		msg := err.Error()
+		var oe *loader.OpenError
+		if errors.As(err, &oe) {
+			if f.verbose {
+				msg += "\n" // after the whole errors, a blank line
+			}
+			msg += "\n" + openAdvice(oe, f.verbose)
+		}
+		return &exitError{code: exitProblem, msg: msg}
 	}
 	defer l.Close()
 	if err := l.Fallback(); err != nil {
@@ -226,6 +235,33 @@ loop:
 		return &exitError{code: exitProblem, msg: runErr.Error()}
 	}
 	return nil
+}
+
+// openAdvice says what the user can do when no hook set loads: what each
+// set needs, how to see the whole verifier log, how to grant the
+// privileges, where to report a rejected program.
+func openAdvice(e *loader.OpenError, verbose bool) string {
+	var b strings.Builder
+	b.WriteString("What you can do:\n" +
+		"  - check that this kernel has what one hook set needs (README, Requirements):\n" +
+		"      sock      tp_btf sock_send_length and sock_recv_length (Linux 6.3+), bpf_task_pt_regs (5.15+)\n" +
+		"      btf       tp_btf sys_exit (BTF-typed tracepoints)\n" +
+		"      raw       raw tracepoint sys_exit\n" +
+		"      syscalls  the syscall tracepoints and tracefs\n" +
+		"      all       kernel BTF (/sys/kernel/btf/vmlinux), the BPF ring buffer (Linux 5.8+)\n")
+	if e.Denied() {
+		b.WriteString("  - run as root, or with CAP_BPF and CAP_PERFMON (and CAP_SYS_ADMIN to mount tracefs)\n")
+	}
+	if !verbose {
+		b.WriteString("  - run with --verbose to see each set's whole error, the verifier's log included\n")
+	}
+	b.WriteString("  - try one set alone with --hooks SET")
+	if e.Rejected() {
+		b.WriteString("\n  - a program the verifier rejects on a kernel that has what its set needs is a bug:\n" +
+			"    report it at https://github.com/propwatch/propwatch/issues with `uname -r` and the\n" +
+			"    output of `propwatch run --verbose`")
+	}
+	return b.String()
 }
 
 // writeReport writes rep to path, through a temporary file so that a

@@ -126,8 +126,8 @@ type Config struct {
 	// KafkaCaptureBytes is the most bytes of one Kafka frame shipped,
 	// across its events. Zero means DefaultKafkaCaptureBytes (1 MiB).
 	KafkaCaptureBytes int
-	// Verbose makes load errors carry the whole verifier log instead of its
-	// last lines.
+	// Verbose makes load errors carry the whole error of each hook set,
+	// the whole verifier log included, instead of one line a set.
 	Verbose bool
 	// Hooks chooses the hook set. Zero means HooksAuto.
 	Hooks HookSet

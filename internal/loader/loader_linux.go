@@ -86,7 +86,8 @@ const (
 // so that it ignores the calling process. HooksAuto takes the first of
 // HooksSock, HooksBTF, HooksRaw and HooksSyscalls that loads and attaches
 // (Fallback says why it passed the others); HooksSyscalls mounts tracefs
-// when it is not mounted.
+// when it is not mounted. When no set it tries loads and attaches, the
+// error is an *OpenError: one line per set with its reason.
 //
 // Open needs root, or CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before Linux
 // 5.8), plus CAP_SYS_ADMIN once to mount tracefs when it is missing.
@@ -109,20 +110,41 @@ func Open(cfg Config) (*Loader, error) {
 		return nil, err
 	}
 
-	if cfg.Hooks != HooksAuto {
-		return open(spec, cfg, cfg.Hooks)
+	sets := []HookSet{cfg.Hooks}
+	if cfg.Hooks == HooksAuto {
+		sets = []HookSet{HooksSock, HooksBTF, HooksRaw, HooksSyscalls} // cheapest first
 	}
-	// Cheapest first; each failure says why the next was taken.
-	var skipped []error
-	for _, set := range []HookSet{HooksSock, HooksBTF, HooksRaw, HooksSyscalls} {
+	// Each failure says why the next set was taken, or, when none is
+	// left, why nothing loads.
+	var failed []*HookSetError
+	for _, set := range sets {
 		l, err := open(spec, cfg, set)
 		if err == nil {
-			l.skipped = errors.Join(skipped...)
+			l.skipped = joinSetErrors(failed)
 			return l, nil
 		}
-		skipped = append(skipped, fmt.Errorf("hook set %s: %w", set, err))
+		failed = append(failed, hookSetError(set, err, cfg.Verbose))
 	}
-	return nil, errors.Join(skipped...)
+	return nil, &OpenError{Kernel: kernelRelease(), Sets: failed}
+}
+
+// joinSetErrors joins errs into one error, one set a line; nil when there
+// are none.
+func joinSetErrors(errs []*HookSetError) error {
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = e
+	}
+	return errors.Join(out...)
+}
+
+// kernelRelease returns the kernel's release, as uname -r prints it.
+func kernelRelease() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "unknown"
+	}
+	return unix.ByteSliceToString(u.Release[:])
 }
 
 // open loads the programs of one hook set, opens the ring buffer and
@@ -373,8 +395,9 @@ func (l *Loader) attach(spec *ebpf.CollectionSpec) error {
 // HookSet returns the hook set the program is attached to.
 func (l *Loader) HookSet() HookSet { return l.set }
 
-// Fallback returns why HooksAuto did not take the cheaper hook sets, or nil
-// when it took the cheapest or was not asked to choose.
+// Fallback returns why HooksAuto did not take the cheaper hook sets, one
+// *HookSetError a line (errors.Join), or nil when it took the cheapest or
+// was not asked to choose.
 func (l *Loader) Fallback() error { return l.skipped }
 
 // Read blocks until the next event and fills ev with it. It reuses ev's

@@ -94,8 +94,10 @@ func probeSock() error {
 	}
 	for _, tp := range []string{"sock_send_length", "sock_recv_length"} {
 		var typ *btf.Typedef
-		if err := spec.TypeByName("btf_trace_"+tp, &typ); err != nil {
-			return fmt.Errorf("this kernel has no tracepoint sock/%s (Linux 6.3+): %w", tp, ebpf.ErrNotSupported)
+		if err := spec.TypeByName("btf_trace_"+tp, &typ); errors.Is(err, btf.ErrNotFound) {
+			return fmt.Errorf("tracepoint sock/%s not in this kernel (Linux 6.3+): %w", tp, ebpf.ErrNotSupported)
+		} else if err != nil {
+			return fmt.Errorf("look up tracepoint sock/%s in the kernel's BTF: %w", tp, err)
 		}
 	}
 	return nil
@@ -140,6 +142,7 @@ func probe(list []feature) error {
 // verifierError shows a verifier log trimmed to its last lines, or whole.
 type verifierError struct {
 	prefix  string // what wrapped the verifier error: "program pw_exit_write: "
+	prog    string // the program: "pw_exit_write"
 	ve      *ebpf.VerifierError
 	verbose bool
 }
@@ -160,7 +163,84 @@ func loadError(err error, verbose bool) error {
 	var ve *ebpf.VerifierError
 	if errors.As(err, &ve) {
 		prefix := strings.TrimSuffix(err.Error(), ve.Error())
-		err = &verifierError{prefix: prefix, ve: ve, verbose: verbose}
+		err = &verifierError{prefix: prefix, prog: progOf(prefix), ve: ve, verbose: verbose}
 	}
 	return fmt.Errorf("load capture program: %w", needsCaps(err, bpfCaps))
+}
+
+// progOf returns the program named in the wrapping of a load error
+// ("field PwExitRead: program pw_exit_read: "), as cilium/ebpf's
+// CollectionSpec.LoadAndAssign writes it, or "a program".
+func progOf(prefix string) string {
+	i := strings.LastIndex(prefix, "program ")
+	if i < 0 {
+		return "a program"
+	}
+	name, _, ok := strings.Cut(prefix[i+len("program "):], ":")
+	if !ok || name == "" || strings.ContainsAny(name, " \t") {
+		return "a program"
+	}
+	return name
+}
+
+// hookSetError makes the HookSetError of set from the error open returned:
+// its reason in one line, and the whole error for verbose.
+func hookSetError(set HookSet, err error, verbose bool) *HookSetError {
+	e := &HookSetError{Set: set, Err: err, verbose: verbose}
+	var ce *capsError
+	e.Denied = errors.As(err, &ce)
+	var ve *verifierError
+	switch {
+	case errors.As(err, &ve) && len(ve.ve.Log) > 0:
+		e.Rejected = true
+		e.Reason = fmt.Sprintf("verifier rejected %s: %s", ve.prog, verifierCause(ve.ve.Log))
+	case errors.As(err, &ve):
+		// Refused before the verifier ran: no log to quote.
+		e.Reason = fmt.Sprintf("kernel refused to load %s: %v", ve.prog, ve.ve.Cause)
+		if e.Denied {
+			e.Reason += fmt.Sprintf(" (needs %s)", ce.caps)
+		}
+	default:
+		e.Reason, _, _ = strings.Cut(err.Error(), "\n")
+		// "load capture program: assign values: field X: program pw_x: why"
+		// reads "load pw_x: why".
+		if rest, ok := strings.CutPrefix(e.Reason, "load capture program: "); ok {
+			if i := strings.Index(rest, "program "); i >= 0 {
+				e.Reason = "load " + rest[i+len("program "):]
+			}
+		}
+	}
+	return e
+}
+
+// verifierCause returns the line of a verifier log that says why it
+// rejected the program: the last one before the statistics the verifier
+// appends, with the instruction before it when it is about a register
+// ("R5 !read_ok").
+func verifierCause(log []string) string {
+	n := len(log)
+	for n > 0 && verifierStats(log[n-1]) {
+		n--
+	}
+	if n == 0 {
+		return "(no reason in the log)"
+	}
+	line := strings.TrimSpace(log[n-1])
+	if n >= 2 && (len(line) >= 2 && line[0] == 'R' && line[1] >= '0' && line[1] <= '9' ||
+		strings.HasPrefix(line, "invalid bpf_context access")) {
+		line = strings.TrimSpace(log[n-2]) + ": " + line
+	}
+	return line
+}
+
+// verifierStats reports whether a line of a verifier log is one of the
+// statistics it ends with, or blank.
+func verifierStats(line string) bool {
+	line = strings.TrimSpace(line)
+	for _, p := range []string{"processed ", "verification time ", "stack depth "} {
+		if strings.HasPrefix(line, p) {
+			return true
+		}
+	}
+	return line == ""
 }

@@ -3,12 +3,15 @@
 package loader
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 	"unsafe"
 
+	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -214,5 +217,123 @@ func TestClock(t *testing.T) {
 	}
 	if !later.After(time.Now()) {
 		t.Errorf("Time(k+3s) = %v is not after now", later)
+	}
+}
+
+// rejection is the error LoadAndAssign returns when the verifier rejects a
+// program: its log, wrapped as cilium/ebpf wraps it.
+func rejection(prog string, log ...string) error {
+	ve := &ebpf.VerifierError{Cause: unix.EACCES, Log: log}
+	return fmt.Errorf("assign values: field X: program %s: %w", prog, ve)
+}
+
+// TestOpenError: when no hook set loads, the error has one line per set
+// with its reason, and the whole errors only when verbose; the verifier's
+// error still unwraps from it.
+func TestOpenError(t *testing.T) {
+	stats := "processed 113849 insns (limit 1000000) max_states_per_insn 21 total_states 6047 peak_states 1886 mark_read 0"
+	var filler []string
+	for i := range 50 {
+		filler = append(filler, fmt.Sprintf("%d: (b7) r0 = %d", i, i))
+	}
+	// err is the error of open with Config.Verbose = v.
+	sets := []struct {
+		set      HookSet
+		err      func(v bool) error
+		reason   string
+		rejected bool
+		denied   bool
+	}{
+		{HooksSock, func(bool) error { return probeErr("tracepoint sock/sock_send_length not in this kernel (Linux 6.3+)") },
+			"tracepoint sock/sock_send_length not in this kernel (Linux 6.3+)", false, false},
+		{HooksBTF, func(v bool) error {
+			return loadError(rejection("pw_btf_sys_exit", append(filler,
+				"Func#9 ('ship_event') is safe for any args that match its prototype",
+				"combined stack size of 5 calls is 592. Too large", stats)...), v)
+		}, "verifier rejected pw_btf_sys_exit: combined stack size of 5 calls is 592. Too large", true, false},
+		{HooksRaw, func(v bool) error {
+			return loadError(rejection("pw_sys_exit", "60: (bf) r0 = r5", "R5 !read_ok", stats, "verification time 12 usec", "stack depth 8", ""), v)
+		}, "verifier rejected pw_sys_exit: 60: (bf) r0 = r5: R5 !read_ok", true, false},
+		{HooksSyscalls, func(v bool) error { return loadError(rejection("pw_exit_read"), v) },
+			"kernel refused to load pw_exit_read: permission denied", false, false},
+	}
+	for _, verbose := range []bool{false, true} {
+		oe := &OpenError{Kernel: "6.1.0-57-cloud-amd64"}
+		for _, s := range sets {
+			oe.Sets = append(oe.Sets, hookSetError(s.set, s.err(verbose), verbose))
+		}
+		var err error = oe
+		lines := strings.Split(err.Error(), "\n")
+		if lines[0] != "no hook set loaded and attached on this kernel (Linux 6.1.0-57-cloud-amd64):" {
+			t.Errorf("first line %q", lines[0])
+		}
+		for i, s := range sets {
+			if want := "  " + string(s.set) + ": " + s.reason; len(lines) <= i+1 || lines[i+1] != want {
+				t.Errorf("verbose=%v: line %d is not %q:\n%s", verbose, i+1, want, err)
+			}
+			if got := oe.Sets[i]; got.Rejected != s.rejected || got.Denied != s.denied {
+				t.Errorf("%s: Rejected, Denied = %v, %v, want %v, %v", s.set, got.Rejected, got.Denied, s.rejected, s.denied)
+			}
+		}
+		if whole := strings.Contains(err.Error(), "0: (b7) r0 = 0"); !verbose && len(lines) != 1+len(sets) || verbose && !whole {
+			t.Errorf("verbose=%v: %d lines, whole log %v:\n%s", verbose, len(lines), whole, err)
+		}
+		if !oe.Rejected() || oe.Denied() {
+			t.Errorf("Rejected() = %v, Denied() = %v", oe.Rejected(), oe.Denied())
+		}
+		var ve *ebpf.VerifierError
+		if !errors.As(err, &ve) {
+			t.Error("the OpenError does not unwrap to *ebpf.VerifierError")
+		}
+	}
+}
+
+// probeErr is an error of a hook set's probe.
+func probeErr(msg string) error { return errors.New(msg) }
+
+// TestOpenErrorDenied: a load or an attach refused with EPERM names the
+// capabilities, on one line; another load error reads as one line too.
+func TestOpenErrorDenied(t *testing.T) {
+	load := hookSetError(HooksBTF, loadError(fmt.Errorf("program pw_btf_sys_exit: %w",
+		&ebpf.VerifierError{Cause: unix.EPERM}), false), false)
+	attach := hookSetError(HooksSyscalls, fmt.Errorf("attach tracepoint syscalls/sys_exit_write: %w",
+		needsCaps(unix.EPERM, bpfCaps)), false)
+	for _, c := range []struct {
+		e    *HookSetError
+		want string
+	}{
+		{load, "btf: kernel refused to load pw_btf_sys_exit: operation not permitted (needs " + bpfCaps + ")"},
+		{attach, "syscalls: attach tracepoint syscalls/sys_exit_write: operation not permitted (needs " + bpfCaps + ")"},
+	} {
+		if c.e.Error() != c.want || !c.e.Denied || c.e.Rejected {
+			t.Errorf("%q (Denied %v, Rejected %v), want %q, denied", c.e, c.e.Denied, c.e.Rejected, c.want)
+		}
+	}
+	// Not a permission error, nor the verifier's: the load's own error,
+	// without the wrapping.
+	reloc := hookSetError(HooksBTF, loadError(fmt.Errorf("assign values: field PwBtfSysExit: program pw_btf_sys_exit: apply CO-RE relocations: %w",
+		errors.New("no BTF found for kernel version")), false), false)
+	if want := "btf: load pw_btf_sys_exit: apply CO-RE relocations: no BTF found for kernel version"; reloc.Error() != want || reloc.Denied || reloc.Rejected {
+		t.Errorf("%q (Denied %v, Rejected %v), want %q", reloc, reloc.Denied, reloc.Rejected, want)
+	}
+	if oe := (&OpenError{Sets: []*HookSetError{load, attach}}); !oe.Denied() || oe.Rejected() {
+		t.Errorf("Denied() = %v, Rejected() = %v", oe.Denied(), oe.Rejected())
+	}
+}
+
+// TestFallbackLines: the reasons auto passed the cheaper sets read one set
+// a line.
+func TestFallbackLines(t *testing.T) {
+	err := joinSetErrors([]*HookSetError{
+		hookSetError(HooksSock, probeErr("tracepoint sock/sock_send_length not in this kernel (Linux 6.3+)"), false),
+		hookSetError(HooksBTF, loadError(rejection("pw_btf_sys_exit", "combined stack size of 5 calls is 592. Too large"), false), false),
+	})
+	want := "sock: tracepoint sock/sock_send_length not in this kernel (Linux 6.3+)\n" +
+		"btf: verifier rejected pw_btf_sys_exit: combined stack size of 5 calls is 592. Too large"
+	if err == nil || err.Error() != want {
+		t.Errorf("Fallback error\n%v\nwant\n%s", err, want)
+	}
+	if joinSetErrors(nil) != nil {
+		t.Error("no set skipped: want nil")
 	}
 }
