@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/propwatch/propwatch/internal/parse/kafka"
 	"github.com/propwatch/propwatch/internal/privtest"
 )
 
@@ -107,11 +108,11 @@ func testKafka(t *testing.T, hooks HookSet) {
 	c := startCaptureRaw(t, Config{Hooks: hooks, captureSelf: true})
 	broker, client, conn := kafkaPair(t)
 
-	produce := kafkaRequest(0, 9, 7, randomBytes(300))
-	fetch := kafkaRequest(1, 12, 8, randomBytes(40))
+	produce := kafkaRequest(kafka.APIProduce, 9, 7, randomBytes(300))
+	fetch := kafkaRequest(kafka.APIFetch, 12, 8, randomBytes(40))
 	fetchResp := kafkaResponse(8, randomBytes(100<<10))
 	stray := kafkaResponse(99, randomBytes(64))
-	meta := kafkaRequest(3, 12, 9, randomBytes(20))
+	meta := kafkaRequest(kafka.APIMetadata, 12, 9, randomBytes(20))
 	metaResp := kafkaResponse(9, randomBytes(500))
 
 	// Client to broker: the broker reads size, then frame.
@@ -153,14 +154,14 @@ func testKafka(t *testing.T, hooks HookSet) {
 	// The responses: the fetch's in several events, then the metadata's.
 	var fetchEvs, metaEvs []Event
 	for _, ev := range toClient {
-		if ev.Start && ev.KafkaAPIKey == 3 || len(metaEvs) > 0 {
+		if ev.Start && ev.KafkaAPIKey == kafka.APIMetadata || len(metaEvs) > 0 {
 			metaEvs = append(metaEvs, ev)
 		} else {
 			fetchEvs = append(fetchEvs, ev)
 		}
 	}
 	first, data = kafkaShipped(t, fetchEvs)
-	if !bytes.Equal(data, fetchResp) || first.KafkaAPIKey != 1 || first.KafkaAPIVersion != 12 {
+	if !bytes.Equal(data, fetchResp) || first.KafkaAPIKey != kafka.APIFetch || first.KafkaAPIVersion != 12 {
 		t.Errorf("fetch response: %d bytes in %d events (api %d v%d), want %d bytes answering Fetch v12",
 			len(data), len(fetchEvs), first.KafkaAPIKey, first.KafkaAPIVersion, len(fetchResp))
 	}
@@ -168,7 +169,7 @@ func testKafka(t *testing.T, hooks HookSet) {
 		t.Errorf("a %d-byte response in %d events, want it split", len(fetchResp), len(fetchEvs))
 	}
 	first, data = kafkaShipped(t, metaEvs)
-	if !bytes.Equal(data, metaResp) || first.KafkaAPIKey != 3 || first.KafkaAPIVersion != 12 {
+	if !bytes.Equal(data, metaResp) || first.KafkaAPIKey != kafka.APIMetadata || first.KafkaAPIVersion != 12 {
 		t.Errorf("metadata response: %d bytes (api %d v%d), want %d bytes answering Metadata v12",
 			len(data), first.KafkaAPIKey, first.KafkaAPIVersion, len(metaResp))
 	}
@@ -182,8 +183,8 @@ func TestKafkaBudget(t *testing.T) {
 	c := startCaptureRaw(t, Config{captureSelf: true, KafkaCaptureBytes: budget})
 	broker, client, conn := kafkaPair(t)
 
-	big := kafkaRequest(0, 9, 1, randomBytes(100<<10))
-	small := kafkaRequest(0, 9, 2, randomBytes(100))
+	big := kafkaRequest(kafka.APIProduce, 9, 1, randomBytes(100<<10))
+	small := kafkaRequest(kafka.APIProduce, 9, 2, randomBytes(100))
 	for _, req := range [][]byte{big, small} {
 		if _, err := client.Write(req); err != nil {
 			t.Fatal(err)

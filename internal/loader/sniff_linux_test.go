@@ -10,6 +10,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/propwatch/propwatch/internal/parse/kafka"
 	"github.com/propwatch/propwatch/internal/privtest"
 )
 
@@ -204,10 +205,10 @@ func goKafkaSniff(b []byte) uint32 {
 	}
 	size := binary.BigEndian.Uint32(b)
 	key, ver := int16(binary.BigEndian.Uint16(b[4:])), int16(binary.BigEndian.Uint16(b[6:]))
-	if size < 10 || size > 100<<20 || key < 0 || key > 127 || ver < 0 || ver > 31 {
+	if size < 10 || size > kafka.MaxRequestSize || key < 0 || key > 127 || ver < 0 || ver > 31 {
 		return 0
 	}
-	if key == 0 {
+	if key == kafka.APIProduce {
 		if ver <= 13 {
 			return 1
 		}
@@ -221,7 +222,7 @@ func goKafkaSizePrefix(b []byte) uint32 {
 	if len(b) != 4 {
 		return 0
 	}
-	if size := binary.BigEndian.Uint32(b); size >= 8 && size <= 100<<20 {
+	if size := binary.BigEndian.Uint32(b); size >= 8 && size <= kafka.MaxRequestSize {
 		return 1
 	}
 	return 0

@@ -13,6 +13,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/propwatch/propwatch/internal/parse/kafka"
 )
 
 // These tests need neither root nor eBPF.
@@ -30,7 +32,7 @@ func TestDecode(t *testing.T) {
 		KtimeNs: 42, SockIno: 7001, CgroupId: 99, Netns: 4026531840, Pid: 11, Tgid: 10,
 		Len: 300, Captured: 5, Family: 2, Lport: 40000, Rport: 8080,
 		Direction: 1, Start: 1, Syscall: uint8(captureSyscallIdSYS_RECVFROM),
-		Fd: 9, PeerTgid: 12, Proto: 1, KafkaApiKey: 1, KafkaApiVersion: 13,
+		Fd: 9, PeerTgid: 12, Proto: 1, KafkaApiKey: kafka.APIFetch, KafkaApiVersion: 13,
 	}
 	copy(ce.Comm[:], "curl")
 	copy(ce.PeerComm[:], "kgo")
@@ -47,7 +49,7 @@ func TestDecode(t *testing.T) {
 		Local:     netip.MustParseAddrPort("127.0.0.1:40000"),
 		Remote:    netip.MustParseAddrPort("[2001:db8::1]:8080"),
 		Direction: Ingress, Start: true, Syscall: "recvfrom", Len: 300,
-		FD: 9, PeerTGID: 12, Protocol: Kafka, KafkaAPIKey: 1, KafkaAPIVersion: 13,
+		FD: 9, PeerTGID: 12, Protocol: Kafka, KafkaAPIKey: kafka.APIFetch, KafkaAPIVersion: 13,
 	}
 	copy(want.Comm[:], "curl")
 	copy(want.PeerComm[:], "kgo")

@@ -72,14 +72,9 @@ const (
 	TopicIDPrefix = "topic-id:"
 )
 
-// API keys of the frames decoded.
-const (
-	apiProduce  = 0
-	apiFetch    = 1
-	apiMetadata = 3
-	// apiRequest is Event.KafkaAPIKey of a request: its key is in it.
-	apiRequest = -1
-)
+// apiRequest is Event.KafkaAPIKey of a request: its key is in it. A
+// response's is its request's key (kafka.APIFetch, kafka.APIMetadata).
+const apiRequest = -1
 
 // DefaultKafkaMemory is Config.KafkaMemory when it is zero.
 const DefaultKafkaMemory = 64 << 20
@@ -326,11 +321,11 @@ func (o *Observer) kafkaStart(ev *loader.Event, key streamKey, now time.Time) {
 			o.cfg.Aggregator.ParseFailure(FailNotKafka)
 			return
 		}
-		if st == kafka.Request && h.APIKey != apiProduce {
+		if st == kafka.Request && h.APIKey != kafka.APIProduce {
 			o.cfg.Aggregator.ParseFailure(FailKafkaAPI)
 			return
 		}
-	case apiFetch, apiMetadata:
+	case kafka.APIFetch, kafka.APIMetadata:
 		if _, st := kafka.ParseResponseHeader(ev.Data, ev.KafkaAPIKey, ev.KafkaAPIVersion); st == kafka.NotKafka {
 			o.cfg.Aggregator.ParseFailure(FailNotKafka)
 			return
@@ -553,7 +548,7 @@ func (o *Observer) kafkaJudge(c *kafkaConn, data []byte, cause gapCause, checked
 	case apiRequest:
 		h, s := kafka.SniffRequest(data)
 		switch {
-		case s == kafka.Request && h.APIKey != apiProduce:
+		case s == kafka.Request && h.APIKey != kafka.APIProduce:
 			o.cfg.Aggregator.ParseFailure(FailKafkaAPI)
 			return
 		case s == kafka.Request:
@@ -567,12 +562,12 @@ func (o *Observer) kafkaJudge(c *kafkaConn, data []byte, cause gapCause, checked
 			o.cfg.Aggregator.ParseFailure(FailNotKafka)
 			return
 		}
-	case apiFetch, apiMetadata:
+	case kafka.APIFetch, kafka.APIMetadata:
 		h, s := kafka.ParseResponseHeader(data, c.apiKey, c.apiVer)
 		switch {
 		case s == kafka.Response:
 			body := data[h.HeaderLen:min(len(data), h.FrameLen())]
-			if c.apiKey == apiMetadata {
+			if c.apiKey == kafka.APIMetadata {
 				if _, ok := k.dec.MetadataResponse(body, c.apiVer, complete); !ok {
 					o.cfg.Aggregator.ParseFailure(FailKafkaMetadata)
 				}
@@ -580,7 +575,7 @@ func (o *Observer) kafkaJudge(c *kafkaConn, data []byte, cause gapCause, checked
 			}
 			st = k.dec.FetchResponse(body, c.apiVer, complete, k.visit)
 		case s == kafka.NeedMore && !complete:
-			if c.apiKey == apiFetch {
+			if c.apiKey == kafka.APIFetch {
 				o.kafkaGap(kafka.Gap{Code: kafka.FrameTruncated, Partition: -1, Records: -1})
 			}
 			return

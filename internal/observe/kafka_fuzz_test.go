@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/propwatch/propwatch/internal/loader"
+	"github.com/propwatch/propwatch/internal/parse/kafka"
 	"github.com/propwatch/propwatch/internal/parse/kafka/kafkatest"
 )
 
@@ -20,7 +21,7 @@ func FuzzHandleKafka(f *testing.F) {
 	tp := topic("", kafkatest.Batch(c[0], 0, krecords(2)))
 	tp.ID = ordersID
 	produce13 := produceFrame(13, 3, tp)
-	md := kafkatest.ResponseFrame(kafkatest.KeyMetadata, 12, 1, kafkatest.MetadataBody(12, kafkatest.Topic{Name: "orders", ID: ordersID}))
+	md := kafkatest.ResponseFrame(kafka.APIMetadata, 12, 1, kafkatest.MetadataBody(12, kafkatest.Topic{Name: "orders", ID: ordersID}))
 	f.Add(produce, []byte{0x08, 0x10, 0x20, 0xf0})
 	f.Add(append(append([]byte(nil), fetch...), produce...), []byte{0x0a, 0x72, 0x02, 0x7a, 0x08, 0x70})
 	f.Add(append(append([]byte(nil), md...), produce13...), []byte{0x0b, 0x73, 0x09, 0x71, 0x01})
@@ -57,9 +58,9 @@ func FuzzHandleKafka(f *testing.F) {
 			if ev.Start {
 				switch sock {
 				case 2:
-					ev.KafkaAPIKey, ev.KafkaAPIVersion = kafkatest.KeyFetch, 12
+					ev.KafkaAPIKey, ev.KafkaAPIVersion = kafka.APIFetch, 12
 				case 3:
-					ev.KafkaAPIKey, ev.KafkaAPIVersion = kafkatest.KeyMetadata, 12
+					ev.KafkaAPIKey, ev.KafkaAPIVersion = kafka.APIMetadata, 12
 				}
 			}
 			if p&0x80 != 0 && len(chunk) > 1 {

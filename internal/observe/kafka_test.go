@@ -45,11 +45,11 @@ func krecords(n int) []kafkatest.Record {
 }
 
 func produceFrame(version int16, corr int32, topics ...kafkatest.Topic) []byte {
-	return kafkatest.RequestFrame(kafkatest.KeyProduce, version, corr, "producer-1", kafkatest.ProduceBody(version, topics...))
+	return kafkatest.RequestFrame(kafka.APIProduce, version, corr, "producer-1", kafkatest.ProduceBody(version, topics...))
 }
 
 func fetchFrame(version int16, corr int32, topics ...kafkatest.Topic) []byte {
-	return kafkatest.ResponseFrame(kafkatest.KeyFetch, version, corr, kafkatest.FetchBody(version, topics...))
+	return kafkatest.ResponseFrame(kafka.APIFetch, version, corr, kafkatest.FetchBody(version, topics...))
 }
 
 func topic(name string, parts ...[]byte) kafkatest.Topic {
@@ -170,10 +170,10 @@ func TestKafkaFetchVersions(t *testing.T) {
 			if v >= 13 {
 				// The topic id is learnt from a Metadata response on
 				// another connection.
-				md := kafkatest.ResponseFrame(kafkatest.KeyMetadata, 12, 1, kafkatest.MetadataBody(12, kafkatest.Topic{Name: "orders", ID: ordersID}))
-				f.kafka(consumer(7, kafkatest.KeyMetadata, 12), md, 50)
+				md := kafkatest.ResponseFrame(kafka.APIMetadata, 12, 1, kafkatest.MetadataBody(12, kafkatest.Topic{Name: "orders", ID: ordersID}))
+				f.kafka(consumer(7, kafka.APIMetadata, 12), md, 50)
 			}
-			f.kafka(consumer(2, kafkatest.KeyFetch, v), fetchFrame(v, 5, tp), 8, 8, 1000)
+			f.kafka(consumer(2, kafka.APIFetch, v), fetchFrame(v, 5, tp), 8, 8, 1000)
 			s := f.agg.Snapshot()
 			p := f.pair(s, "orders", "inventory")
 			if p.Requests != 9 || p.MissingContext != 3 || p.CoverageGaps != nil || len(s.ParseFailures) != 0 {
@@ -195,8 +195,8 @@ func TestKafkaUnknownTopicID(t *testing.T) {
 		t.Fatalf("pair %+v", p)
 	}
 	// Once a Metadata response maps the id, the topic is named.
-	md := kafkatest.ResponseFrame(kafkatest.KeyMetadata, 12, 1, kafkatest.MetadataBody(12, kafkatest.Topic{Name: "orders", ID: ordersID}))
-	f.kafka(consumer(3, kafkatest.KeyMetadata, 12), md)
+	md := kafkatest.ResponseFrame(kafka.APIMetadata, 12, 1, kafkatest.MetadataBody(12, kafkatest.Topic{Name: "orders", ID: ordersID}))
+	f.kafka(consumer(3, kafka.APIMetadata, 12), md)
 	f.kafka(producer(1), produceFrame(13, 2, tp))
 	if p := f.pair(f.agg.Snapshot(), "checkout", "orders"); p.Requests != 5 {
 		t.Fatalf("pair %+v", p)
@@ -208,7 +208,7 @@ func TestKafkaCutChunk(t *testing.T) {
 	batch := kafkatest.Batch(kafkatest.Codecs[0], 0, krecords(40))
 	frame := fetchFrame(12, 9, topic("orders", batch))
 	// The third chunk was captured only in half: the frame ends there.
-	f.kafka(consumer(2, kafkatest.KeyFetch, 12), frame, 100, 400, -600, 10000)
+	f.kafka(consumer(2, kafka.APIFetch, 12), frame, 100, 400, -600, 10000)
 	s := f.agg.Snapshot()
 	p := f.pair(s, "orders", "inventory")
 	if p.Requests == 0 || p.Requests >= 40 || p.CoverageGaps[string(kafka.BatchTruncated)] != 1 || p.GapRecords != 40-p.Requests {
@@ -264,7 +264,7 @@ func TestKafkaFrameLimit(t *testing.T) {
 		t.Fatalf("frame of %d bytes", len(frame))
 	}
 	// The kernel ships the first 4096 bytes only.
-	f.kafka(consumer(2, kafkatest.KeyFetch, 12), frame[:4096], 1000)
+	f.kafka(consumer(2, kafka.APIFetch, 12), frame[:4096], 1000)
 	p := f.pair(f.agg.Snapshot(), "orders", "inventory")
 	if p.Requests == 0 || p.CoverageGaps[string(kafka.FrameLimit)] != 1 || p.GapTotal() != 1 || p.GapRecords != 200-p.Requests {
 		t.Fatalf("pair %+v", p)
@@ -383,7 +383,7 @@ func TestKafkaPeerNames(t *testing.T) {
 		dir: loader.Ingress, key: -1, version: -1}, frame)
 	// A remote broker sends this host's consumer a Fetch response.
 	f.kafka(kend{tgid: serverPID, sock: 4, local: netip.MustParseAddrPort("10.0.0.1:50000"), remote: remoteBrk,
-		dir: loader.Ingress, key: kafkatest.KeyFetch, version: 12},
+		dir: loader.Ingress, key: kafka.APIFetch, version: 12},
 		fetchFrame(12, 1, topic("orders", kafkatest.Batch(kafkatest.Codecs[0], 0, krecords(3)))))
 	s := f.agg.Snapshot()
 	if p := f.pair(s, "checkout", "orders"); p.Requests != 6 {
@@ -417,7 +417,7 @@ func TestKafkaTopicThatLooksLikePII(t *testing.T) {
 // what it calls.
 func TestKafkaContinuity(t *testing.T) {
 	f := kfixture(t, nil)
-	f.kafka(consumer(2, kafkatest.KeyFetch, 12), fetchFrame(12, 1, topic("orders", kafkatest.Batch(kafkatest.Codecs[4], 0, krecords(3)))))
+	f.kafka(consumer(2, kafka.APIFetch, 12), fetchFrame(12, 1, topic("orders", kafkatest.Batch(kafkatest.Codecs[4], 0, krecords(3)))))
 	// inventory produces to payments without headers, and calls an HTTP
 	// service with context.
 	out := kend{tgid: serverPID, sock: 5, local: kclient, remote: brokerAddr, dir: loader.Egress, key: -1, version: -1}
@@ -441,13 +441,13 @@ func TestKafkaNotKafka(t *testing.T) {
 	// Text shipped as a Kafka request.
 	f.kafka(producer(1), []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
 	// A Metadata request: Kafka, but not what propwatch decodes.
-	f.kafka(producer(1), kafkatest.RequestFrame(kafkatest.KeyMetadata, 12, 1, "c", []byte{0, 0, 0}))
+	f.kafka(producer(1), kafkatest.RequestFrame(kafka.APIMetadata, 12, 1, "c", []byte{0, 0, 0}))
 	// A response to a Produce request.
-	f.kafka(consumer(2, kafkatest.KeyProduce, 9), kafkatest.ResponseFrame(kafkatest.KeyProduce, 9, 1, []byte{1, 0, 0}))
+	f.kafka(consumer(2, kafka.APIProduce, 9), kafkatest.ResponseFrame(kafka.APIProduce, 9, 1, []byte{1, 0, 0}))
 	// A Fetch response whose body is garbage: a bad frame of no topic.
-	f.kafka(consumer(2, kafkatest.KeyFetch, 12), kafkatest.ResponseFrame(kafkatest.KeyFetch, 12, 1, []byte{0xff, 0xff, 0xff}))
+	f.kafka(consumer(2, kafka.APIFetch, 12), kafkatest.ResponseFrame(kafka.APIFetch, 12, 1, []byte{0xff, 0xff, 0xff}))
 	// A Metadata response whose body is garbage.
-	f.kafka(consumer(2, kafkatest.KeyMetadata, 12), kafkatest.ResponseFrame(kafkatest.KeyMetadata, 12, 1, []byte{0xff, 0xff, 0xff}))
+	f.kafka(consumer(2, kafka.APIMetadata, 12), kafkatest.ResponseFrame(kafka.APIMetadata, 12, 1, []byte{0xff, 0xff, 0xff}))
 	s := f.agg.Snapshot()
 	if s.ParseFailures[FailNotKafka] != 1 || s.ParseFailures[FailKafkaAPI] != 2 || s.ParseFailures[FailKafkaMetadata] != 1 {
 		t.Errorf("failures %v", s.ParseFailures)
@@ -485,7 +485,7 @@ func TestKafkaChurnIsBounded(t *testing.T) {
 			e.local = netip.AddrPortFrom(kclient.Addr(), port)
 			f.kafka(e, small[:len(small)/2], 300) // never finished
 		} else {
-			e := consumer(uint64(i), kafkatest.KeyFetch, 12)
+			e := consumer(uint64(i), kafka.APIFetch, 12)
 			f.kafka(e, big[:20000], 4096)
 		}
 		if i%1000 == 0 {
@@ -526,7 +526,7 @@ func TestKafkaSteadyStateAllocs(t *testing.T) {
 	}
 	f := kfixture(t, nil)
 	frame := fetchFrame(12, 1, topic("orders", kafkatest.Batch(kafkatest.Codecs[0], 0, krecords(100))))
-	evs := kafkaEvents(consumer(2, kafkatest.KeyFetch, 12), frame, 4096)
+	evs := kafkaEvents(consumer(2, kafka.APIFetch, 12), frame, 4096)
 	run := func() {
 		for _, ev := range evs {
 			f.obs.Handle(ev, f.now)
@@ -573,7 +573,7 @@ func BenchmarkKafkaFetch(b *testing.B) {
 				}
 			}
 			frame := fetchFrame(12, 1, topic("orders", kafkatest.Batch(c, 0, recs)))
-			evs := kafkaEvents(consumer(2, kafkatest.KeyFetch, 12), frame, loader.DefaultCaptureBytes)
+			evs := kafkaEvents(consumer(2, kafka.APIFetch, 12), frame, loader.DefaultCaptureBytes)
 			f := kfixture(&testing.T{}, nil)
 			b.SetBytes(int64(len(frame)))
 			b.ReportAllocs()

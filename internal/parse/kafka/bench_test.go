@@ -42,7 +42,7 @@ func TestSniffAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under the race detector")
 	}
-	frame := kafkatest.RequestFrame(0, 9, 1, "producer-1", []byte("body"))
+	frame := kafkatest.RequestFrame(APIProduce, 9, 1, "producer-1", []byte("body"))
 	if n := testing.AllocsPerRun(100, func() { SniffRequest(frame) }); n != 0 {
 		t.Fatalf("%v allocations", n)
 	}
@@ -68,7 +68,7 @@ func BenchmarkDecodeBatch(b *testing.B) {
 }
 
 func BenchmarkSniffRequest(b *testing.B) {
-	frame := kafkatest.RequestFrame(0, 9, 1, "producer-1", []byte("body"))
+	frame := kafkatest.RequestFrame(APIProduce, 9, 1, "producer-1", []byte("body"))
 	b.ReportAllocs()
 	for b.Loop() {
 		SniffRequest(frame)

@@ -61,7 +61,7 @@ func fuzzDecoder() *Decoder {
 // FuzzSniffRequest checks that the sniffer never panics, that what it
 // accepts is consistent, and that it decides on a prefix as on the whole.
 func FuzzSniffRequest(f *testing.F) {
-	f.Add(kafkatest.RequestFrame(0, 9, 7, "kgo", []byte{1, 2, 3}))
+	f.Add(kafkatest.RequestFrame(APIProduce, 9, 7, "kgo", []byte{1, 2, 3}))
 	f.Add(kafkatest.RequestFrame(18, 3, 1, "sarama", nil))
 	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -235,7 +235,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		b := kafkatest.Batch(kafkatest.Codecs[(v/3)%6], 0, recs)
 		body := kafkatest.ProduceBody(v, kafkatest.Topic{Name: "orders", ID: ordersID, Partitions: []kafkatest.Partition{{Partition: 0, Records: b}, {Partition: 1, Records: b}}})
 		write("FuzzProduce", fmt.Sprintf("v%d", v), body, uint8(v), uint32(len(body)-30))
-		frame := kafkatest.RequestFrame(0, v, int32(v), "producer-1", body[:20])
+		frame := kafkatest.RequestFrame(APIProduce, v, int32(v), "producer-1", body[:20])
 		write("FuzzSniffRequest", fmt.Sprintf("produce-v%d", v), frame)
 	}
 	for _, v := range []int16{4, 11, 12, 13, 17} {

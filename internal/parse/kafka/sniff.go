@@ -6,6 +6,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// API keys of the frames propwatch reads
+// (https://kafka.apache.org/protocol#protocol_api_keys), as kmsg numbers
+// them. The kernel's capture sniffs the same keys (KAFKA_API_* in
+// bpf/sniff.h), and loader.Event.KafkaAPIKey of a response is one of them.
+const (
+	APIProduce  = int16(kmsg.Produce)
+	APIFetch    = int16(kmsg.Fetch)
+	APIMetadata = int16(kmsg.Metadata)
+)
+
 // MaxRequestSize is the largest size field SniffRequest accepts. It is the
 // broker's default socket.request.max.bytes (100 MiB): a broker closes the
 // connection on anything larger, so a larger value is not a Kafka request.

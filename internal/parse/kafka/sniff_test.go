@@ -16,12 +16,12 @@ func TestSniffRequest(t *testing.T) {
 		flexible         bool
 		headerLenWithout int // header length without tags
 	}{
-		{"produce v7", 0, 7, "kgo", false, 4 + 10 + 3},
-		{"produce v9", 0, 9, "producer-1", true, 4 + 10 + 10},
-		{"produce v13", 0, 13, "", true, 4 + 10},
-		{"fetch v18", 1, 18, "consumer-g-1", true, 4 + 10 + 12},
+		{"produce v7", APIProduce, 7, "kgo", false, 4 + 10 + 3},
+		{"produce v9", APIProduce, 9, "producer-1", true, 4 + 10 + 10},
+		{"produce v13", APIProduce, 13, "", true, 4 + 10},
+		{"fetch v18", APIFetch, 18, "consumer-g-1", true, 4 + 10 + 12},
 		{"apiversions v3", 18, 3, "sarama", true, 4 + 10 + 6},
-		{"metadata v0", 3, 0, "x", false, 4 + 10 + 1},
+		{"metadata v0", APIMetadata, 0, "x", false, 4 + 10 + 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -50,7 +50,7 @@ func TestSniffRequest(t *testing.T) {
 }
 
 func TestSniffRequestRejects(t *testing.T) {
-	good := kafkatest.RequestFrame(0, 9, 1, "kgo", []byte("body"))
+	good := kafkatest.RequestFrame(APIProduce, 9, 1, "kgo", []byte("body"))
 	mutate := func(f func(b []byte) []byte) []byte {
 		return f(append([]byte(nil), good...))
 	}
@@ -83,12 +83,12 @@ func TestSniffRequestRejects(t *testing.T) {
 		}
 	}
 	// A null client id is fine, and a long one is kept bounded.
-	null := kafkatest.RequestFrame(0, 7, 1, "", nil)
+	null := kafkatest.RequestFrame(APIProduce, 7, 1, "", nil)
 	binary.BigEndian.PutUint16(null[12:], 0xffff)
 	if hd, st := SniffRequest(null); st != Request || hd.ClientIDLen != -1 || hd.ClientID != nil || hd.HeaderLen != 14 {
 		t.Fatalf("null client id: %v %+v", st, hd)
 	}
-	long := kafkatest.RequestFrame(0, 7, 1, strings.Repeat("c", 600), nil)
+	long := kafkatest.RequestFrame(APIProduce, 7, 1, strings.Repeat("c", 600), nil)
 	if hd, st := SniffRequest(long); st != Request || hd.ClientIDLen != 600 || len(hd.ClientID) != 255 {
 		t.Fatalf("long client id: %v %d", st, len(hd.ClientID))
 	}
@@ -109,9 +109,9 @@ func TestParseResponseHeader(t *testing.T) {
 		key, version int16
 		flex         bool
 	}{
-		{1, 12, true}, {1, 11, false}, {0, 9, true}, {0, 8, false},
+		{APIFetch, 12, true}, {APIFetch, 11, false}, {APIProduce, 9, true}, {APIProduce, 8, false},
 		// ApiVersions answers with header v0 even at flexible versions.
-		{18, 3, false}, {18, 4, false}, {3, 13, true},
+		{18, 3, false}, {18, 4, false}, {APIMetadata, 13, true},
 	}
 	for _, c := range cases {
 		b := frame(c.flex)
@@ -125,16 +125,16 @@ func TestParseResponseHeader(t *testing.T) {
 			}
 		}
 	}
-	if _, st := ParseResponseHeader(frame(false), 1, 99); st != NotKafka {
+	if _, st := ParseResponseHeader(frame(false), APIFetch, 99); st != NotKafka {
 		t.Fatal("unknown version accepted")
 	}
-	if _, st := ParseResponseHeader([]byte("HTTP/1.1 200 OK\r\n"), 1, 4); st != NotKafka {
+	if _, st := ParseResponseHeader([]byte("HTTP/1.1 200 OK\r\n"), APIFetch, 4); st != NotKafka {
 		t.Fatal("HTTP accepted")
 	}
 }
 
 func TestKnownVersion(t *testing.T) {
-	if !KnownVersion(0, 13) || KnownVersion(0, 14) || !KnownVersion(1, 18) || KnownVersion(-1, 0) || KnownVersion(1000, 0) {
+	if !KnownVersion(APIProduce, 13) || KnownVersion(APIProduce, 14) || !KnownVersion(APIFetch, 18) || KnownVersion(-1, 0) || KnownVersion(1000, 0) {
 		t.Fatal("version table disagrees with kmsg")
 	}
 	for _, s := range []Status{NotKafka, NeedMore, Request, Response} {

@@ -17,13 +17,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// API keys of the frames propwatch reads.
-const (
-	KeyProduce  int16 = 0
-	KeyFetch    int16 = 1
-	KeyMetadata int16 = 3
-)
-
 // Header is one record header; a nil Value is written as null.
 type Header struct {
 	Key   string

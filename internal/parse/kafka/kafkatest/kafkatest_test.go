@@ -19,7 +19,7 @@ func TestFramesDecode(t *testing.T) {
 			d := kafka.NewDecoder(kafka.Limits{}, nil)
 			headers := 0
 			visit := func(r *kafka.Record) { headers += len(r.Headers) }
-			req := RequestFrame(KeyProduce, 9, 1, "p", ProduceBody(9, Topic{Name: "orders", Partitions: []Partition{{0, Batch(c, 0, recs)}}}))
+			req := RequestFrame(kafka.APIProduce, 9, 1, "p", ProduceBody(9, Topic{Name: "orders", Partitions: []Partition{{0, Batch(c, 0, recs)}}}))
 			h, st := kafka.SniffRequest(req)
 			if st != kafka.Request || h.FrameLen() != len(req) {
 				t.Fatalf("sniff: %v %+v", st, h)
@@ -27,8 +27,8 @@ func TestFramesDecode(t *testing.T) {
 			if s := d.Produce(req[h.HeaderLen:], 9, true, visit); s.Records != 2 || s.GapTotal() != 0 {
 				t.Fatalf("produce: %+v", s)
 			}
-			resp := ResponseFrame(KeyFetch, 12, 1, FetchBody(12, Topic{Name: "orders", Partitions: []Partition{{0, Batch(c, 5, recs)}}}))
-			rh, st := kafka.ParseResponseHeader(resp, KeyFetch, 12)
+			resp := ResponseFrame(kafka.APIFetch, 12, 1, FetchBody(12, Topic{Name: "orders", Partitions: []Partition{{0, Batch(c, 5, recs)}}}))
+			rh, st := kafka.ParseResponseHeader(resp, kafka.APIFetch, 12)
 			if st != kafka.Response || rh.FrameLen() != len(resp) {
 				t.Fatalf("response header: %v %+v", st, rh)
 			}
