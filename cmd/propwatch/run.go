@@ -62,7 +62,7 @@ func newRunCmd() *cobra.Command {
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at ADDR/metrics and /healthz (e.g. :9464)")
 	baggageFlags(fl, &f.limits)
 	fl.IntVar(&f.maxPairs, "max-pairs", 1000, "service pairs tracked before new pairs fold into one (overflow) pair")
-	fl.IntVar(&f.captureBytes, "capture-bytes", loader.DefaultCaptureBytes, "bytes of each request chunk copied from the kernel (64 to 16384)")
+	fl.IntVar(&f.captureBytes, "capture-bytes", loader.DefaultCaptureBytes, fmt.Sprintf("bytes of each request chunk copied from the kernel (%d to %d)", loader.MinCaptureBytes, loader.DefaultCaptureBytes))
 	fl.IntVar(&f.ringBytes, "ringbuf-bytes", loader.DefaultRingBufferBytes, "size of the kernel ring buffer (a power of two)")
 	fl.IntVar(&f.kafkaCapture, "kafka-capture-bytes", loader.DefaultKafkaCaptureBytes, fmt.Sprintf("bytes of each Kafka frame (Produce request, Fetch response) captured and decoded, at most %d; the rest of a longer frame is a coverage gap", loader.MaxKafkaCaptureBytes))
 	fl.IntVar(&f.kafkaMemory, "kafka-memory", observe.DefaultKafkaMemory, "bytes the Kafka frames in reassembly may hold at once (at least --kafka-capture-bytes); a frame past it is judged on its first chunk")

@@ -198,20 +198,26 @@ func ParseHookSet(s string) (HookSet, error) {
 	return "", fmt.Errorf("hook set %q: want auto, sock, btf, raw or syscalls", s)
 }
 
-// Defaults and limits of Config.
+// Defaults and limits of Config. Those that stand for constants of the
+// capture program (named in brackets) are checked against the compiled
+// objects by TestMirroredConstants.
 const (
-	// DefaultCaptureBytes is CaptureBytes when it is zero, and its maximum.
+	// DefaultCaptureBytes is CaptureBytes when it is zero, and its maximum
+	// (CAPTURE_MAX, the size of struct event's data).
 	DefaultCaptureBytes = 16384
-	// MinCaptureBytes is the smallest CaptureBytes accepted.
+	// MinCaptureBytes is the smallest CaptureBytes accepted (CAPTURE_MIN,
+	// which the compiled object does not show: kept equal by hand).
 	MinCaptureBytes = 64
-	// DefaultKafkaCaptureBytes is KafkaCaptureBytes when it is zero.
+	// DefaultKafkaCaptureBytes is KafkaCaptureBytes when it is zero
+	// (KAFKA_BUDGET_DEFAULT).
 	DefaultKafkaCaptureBytes = 1 << 20
 	// MaxKafkaCaptureBytes is the largest KafkaCaptureBytes.
 	MaxKafkaCaptureBytes = 64 << 20
-	// DefaultRingBufferBytes is RingBufferBytes when it is zero.
+	// DefaultRingBufferBytes is RingBufferBytes when it is zero
+	// (RINGBUF_DEFAULT_BYTES).
 	DefaultRingBufferBytes = 8 << 20
 	// HeadBudget is how many bytes a request head may span across the
 	// chunks of one socket and direction before continuations stop being
-	// captured.
+	// captured (HEAD_BUDGET_DEFAULT).
 	HeadBudget = 16384
 )
