@@ -45,12 +45,15 @@ func newRunCmd() *cobra.Command {
 	f := runFlags{limits: w3c.DefaultBaggageLimits()}
 	cmd := &cobra.Command{
 		Use:   "run [flags]",
-		Short: "Observe the HTTP/1.x requests of every process on this host (needs root)",
+		Short: "Observe the HTTP/1.x requests and Kafka records of every process on this host (needs root)",
 		Long: "run attaches eBPF programs to the socket send and receive syscalls of this host, judges\n" +
-			"the trace context of every HTTP/1.x request that processes send or receive over TCP\n" +
-			"(loopback included), and reports per service pair until SIGINT, SIGTERM or --duration.\n\n" +
-			"It needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN (to mount tracefs when it is\n" +
-			"missing and to read other processes' environments), and a kernel with BTF (5.8 or later).",
+			"the trace context of every HTTP/1.x request and Kafka record that processes send or\n" +
+			"receive over TCP (loopback included), and reports per service pair until SIGINT, SIGTERM\n" +
+			"or --duration.\n\n" +
+			"It needs root, or CAP_BPF and CAP_PERFMON (load and attach), CAP_SYS_PTRACE (read other\n" +
+			"users' processes' environments) and CAP_SYS_ADMIN (only to mount tracefs when it is\n" +
+			"missing); and Linux with BTF (/sys/kernel/btf/vmlinux): tested on 6.1, 6.12 and 6.18,\n" +
+			"5.8 and later by design (untested). --hooks says what each hook set needs.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runObserve(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
