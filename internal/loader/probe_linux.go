@@ -85,8 +85,9 @@ func probeFeatures() error { return probe(required) }
 
 // probeSock checks what HooksSock needs: the two tracepoints in the
 // kernel's BTF (Linux 6.3+), so that an older kernel is told by name and
-// not by a load error; their absence wraps ebpf.ErrNotSupported. Like pw_btf_sys_exit, the programs themselves are
-// the probe for the rest (bpf_task_pt_regs, 5.15+).
+// not by a load error; their absence wraps ebpf.ErrNotSupported. Like
+// pw_btf_sys_exit, the programs themselves are the probe for the rest
+// (bpf_task_pt_regs, 5.15+).
 func probeSock() error {
 	spec, err := btf.LoadKernelSpec()
 	if err != nil {
