@@ -261,8 +261,8 @@ func openAdvice(e *loader.OpenError, verbose bool) string {
 	b.WriteString("  - try one set alone with --hooks SET")
 	if e.Rejected() {
 		b.WriteString("\n  - a program the verifier rejects on a kernel that has what its set needs is a bug:\n" +
-			"    report it at https://github.com/propwatch/propwatch/issues with `uname -r` and the\n" +
-			"    output of `propwatch run --verbose`")
+			"    report it to the propwatch project with `uname -r` and the output of\n" +
+			"    `propwatch run --verbose`")
 	}
 	return b.String()
 }

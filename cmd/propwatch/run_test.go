@@ -25,7 +25,7 @@ func TestOpenAdvice(t *testing.T) {
 			[]string{"sock      tp_btf sock_send_length", "all       kernel BTF", "--verbose", "--hooks SET"},
 			[]string{"CAP_BPF", "report it"}},
 		{"rejected verbose", []*loader.HookSetError{missing, rejected}, true,
-			[]string{"report it at", "propwatch run --verbose"},
+			[]string{"report it to the propwatch project", "propwatch run --verbose"},
 			[]string{"run with --verbose", "CAP_BPF"}},
 		{"denied", []*loader.HookSetError{denied}, false,
 			[]string{"run as root, or with CAP_BPF and CAP_PERFMON"},
