@@ -70,6 +70,8 @@ const struct head_key *unused_head_key __attribute__((unused));
 const enum syscall_id *unused_syscall_id __attribute__((unused));
 const enum lost_reason *unused_lost_reason __attribute__((unused));
 const enum error_site *unused_error_site __attribute__((unused));
+const enum direction *unused_direction __attribute__((unused));
+const enum proto *unused_proto __attribute__((unused));
 const enum syscall_nr *unused_syscall_nr __attribute__((unused));
 
 /*

@@ -29,6 +29,13 @@ type captureConnKey struct {
 	Raddr [16]uint8
 }
 
+type captureDirection uint32
+
+const (
+	captureDirectionDIR_EGRESS  captureDirection = 0
+	captureDirectionDIR_INGRESS captureDirection = 1
+)
+
 type captureErrorSite uint32
 
 const (
@@ -127,6 +134,13 @@ type captureOwner struct {
 	Tgid uint32
 	Comm [16]uint8
 }
+
+type captureProto uint32
+
+const (
+	captureProtoPROTO_HTTP  captureProto = 0
+	captureProtoPROTO_KAFKA captureProto = 1
+)
 
 type captureScratch struct {
 	_ structs.HostLayout
@@ -316,10 +330,12 @@ const (
 	captureVarLastWakeupNs     = "last_wakeup_ns"
 	captureVarLoopbackBoth     = "loopback_both"
 	captureVarSelfTgid         = "self_tgid"
+	captureVarUnusedDirection  = "unused_direction"
 	captureVarUnusedErrorSite  = "unused_error_site"
 	captureVarUnusedEvent      = "unused_event"
 	captureVarUnusedHeadKey    = "unused_head_key"
 	captureVarUnusedLostReason = "unused_lost_reason"
+	captureVarUnusedProto      = "unused_proto"
 	captureVarUnusedSyscallId  = "unused_syscall_id"
 	captureVarUnusedSyscallNr  = "unused_syscall_nr"
 	captureVarWakeupNs         = "wakeup_ns"
@@ -420,10 +436,12 @@ type captureVariableSpecs struct {
 	LastWakeupNs     *ebpf.VariableSpec `ebpf:"last_wakeup_ns"`
 	LoopbackBoth     *ebpf.VariableSpec `ebpf:"loopback_both"`
 	SelfTgid         *ebpf.VariableSpec `ebpf:"self_tgid"`
+	UnusedDirection  *ebpf.VariableSpec `ebpf:"unused_direction"`
 	UnusedErrorSite  *ebpf.VariableSpec `ebpf:"unused_error_site"`
 	UnusedEvent      *ebpf.VariableSpec `ebpf:"unused_event"`
 	UnusedHeadKey    *ebpf.VariableSpec `ebpf:"unused_head_key"`
 	UnusedLostReason *ebpf.VariableSpec `ebpf:"unused_lost_reason"`
+	UnusedProto      *ebpf.VariableSpec `ebpf:"unused_proto"`
 	UnusedSyscallId  *ebpf.VariableSpec `ebpf:"unused_syscall_id"`
 	UnusedSyscallNr  *ebpf.VariableSpec `ebpf:"unused_syscall_nr"`
 	WakeupNs         *ebpf.VariableSpec `ebpf:"wakeup_ns"`
@@ -488,10 +506,12 @@ type captureVariables struct {
 	LastWakeupNs     *ebpf.Variable `ebpf:"last_wakeup_ns"`
 	LoopbackBoth     *ebpf.Variable `ebpf:"loopback_both"`
 	SelfTgid         *ebpf.Variable `ebpf:"self_tgid"`
+	UnusedDirection  *ebpf.Variable `ebpf:"unused_direction"`
 	UnusedErrorSite  *ebpf.Variable `ebpf:"unused_error_site"`
 	UnusedEvent      *ebpf.Variable `ebpf:"unused_event"`
 	UnusedHeadKey    *ebpf.Variable `ebpf:"unused_head_key"`
 	UnusedLostReason *ebpf.Variable `ebpf:"unused_lost_reason"`
+	UnusedProto      *ebpf.Variable `ebpf:"unused_proto"`
 	UnusedSyscallId  *ebpf.Variable `ebpf:"unused_syscall_id"`
 	UnusedSyscallNr  *ebpf.Variable `ebpf:"unused_syscall_nr"`
 	WakeupNs         *ebpf.Variable `ebpf:"wakeup_ns"`

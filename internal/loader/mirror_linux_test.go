@@ -55,6 +55,10 @@ func TestMirroredConstants(t *testing.T) {
 				uint32(len(lostNames)), "len(lostNames)"},
 			{captureMapPwLost, "value size", spec.Maps[captureMapPwLost].ValueSize,
 				uint32(unsafe.Sizeof(uint64(0))), "the uint64 counters readLost sums"},
+			{captureMapPwErrors, "max_entries (ERROR_SITES)", spec.Maps[captureMapPwErrors].MaxEntries,
+				uint32(len(errorNames)), "len(errorNames)"},
+			{captureMapPwErrors, "value size", spec.Maps[captureMapPwErrors].ValueSize,
+				uint32(unsafe.Sizeof(uint64(0))), "the uint64 counters readErrors sums"},
 			{captureMapPwHeads, "key size", spec.Maps[captureMapPwHeads].KeySize,
 				uint32(unsafe.Sizeof(captureHeadKey{})), "captureHeadKey (HeadDone)"},
 			{captureMapPwOwners, "key size", spec.Maps[captureMapPwOwners].KeySize,
@@ -65,6 +69,22 @@ func TestMirroredConstants(t *testing.T) {
 			if c.got != c.want {
 				t.Errorf("%s: %s %s is %d, but Go's %s is %d", obj, c.m, c.what, c.got, c.goName, c.want)
 			}
+		}
+	}
+
+	// The values of struct event's direction and proto (enum direction,
+	// enum proto) that Event.Direction and Event.Protocol take as they are.
+	for _, c := range []struct {
+		name      string
+		got, want uint32
+	}{
+		{"Egress", uint32(Egress), uint32(captureDirectionDIR_EGRESS)},
+		{"Ingress", uint32(Ingress), uint32(captureDirectionDIR_INGRESS)},
+		{"HTTP1", uint32(HTTP1), uint32(captureProtoPROTO_HTTP)},
+		{"Kafka", uint32(Kafka), uint32(captureProtoPROTO_KAFKA)},
+	} {
+		if c.got != c.want {
+			t.Errorf("Go's %s is %d, but the capture program's is %d", c.name, c.got, c.want)
 		}
 	}
 
