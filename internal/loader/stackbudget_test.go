@@ -19,10 +19,10 @@ import (
 // does not push the capture over the limit on the kernels users run.
 const stackBudget = 448
 
-// capturedObjects are the committed capture objects, by the architecture
+// committedObjects are the committed capture objects, by the architecture
 // they are built for; TestStackBudget checks both, whatever machine runs
 // it, since the arm64 one is loaded nowhere else.
-var capturedObjects = []struct{ arch, path string }{
+var committedObjects = []struct{ arch, path string }{
 	{"x86", "capture_x86_bpfel.o"},
 	{"arm64", "capture_arm64_bpfel.o"},
 }
@@ -35,7 +35,7 @@ var capturedObjects = []struct{ arch, path string }{
 // (the kernel-matrix script parses these lines) and fails when it exceeds
 // stackBudget. It reads the objects only: no root, any OS.
 func TestStackBudget(t *testing.T) {
-	for _, obj := range capturedObjects {
+	for _, obj := range committedObjects {
 		t.Run(obj.arch, func(t *testing.T) {
 			spec, err := ebpf.LoadCollectionSpec(obj.path)
 			if err != nil {
