@@ -1,6 +1,8 @@
 package loader
 
 import (
+	"bytes"
+	_ "embed"
 	"fmt"
 	"slices"
 	"sort"
@@ -19,12 +21,25 @@ import (
 // does not push the capture over the limit on the kernels users run.
 const stackBudget = 448
 
+// The committed capture objects, embedded so that a test binary built with
+// go test -c checks them wherever it runs (the kernel matrix runs it in a
+// guest without the source tree).
+var (
+	//go:embed capture_x86_bpfel.o
+	x86Object []byte
+	//go:embed capture_arm64_bpfel.o
+	arm64Object []byte
+)
+
 // committedObjects are the committed capture objects, by the architecture
 // they are built for; TestStackBudget checks both, whatever machine runs
 // it, since the arm64 one is loaded nowhere else.
-var committedObjects = []struct{ arch, path string }{
-	{"x86", "capture_x86_bpfel.o"},
-	{"arm64", "capture_arm64_bpfel.o"},
+var committedObjects = []struct {
+	arch   string
+	object []byte
+}{
+	{"x86", x86Object},
+	{"arm64", arm64Object},
 }
 
 // TestStackBudget works out, from each committed capture object, the
@@ -37,7 +52,7 @@ var committedObjects = []struct{ arch, path string }{
 func TestStackBudget(t *testing.T) {
 	for _, obj := range committedObjects {
 		t.Run(obj.arch, func(t *testing.T) {
-			spec, err := ebpf.LoadCollectionSpec(obj.path)
+			spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj.object))
 			if err != nil {
 				t.Fatal(err)
 			}
