@@ -4,8 +4,8 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
@@ -56,7 +56,7 @@ func TestStackBudget(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, name := range sortedKeys(spec.Programs) {
+			for _, name := range slices.Sorted(maps.Keys(spec.Programs)) {
 				c, _, err := programChain(spec.Programs[name].Instructions)
 				if err != nil {
 					t.Errorf("%s: %v", name, err)
@@ -79,15 +79,6 @@ func checkBudget(c stackChain) error {
 	}
 	return fmt.Errorf("deepest call chain takes %d bytes of stack, over the budget of %d (the verifier's limit is 512): %s",
 		c.bytes, stackBudget, c.frames())
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // TestOldFrame checks the frame rounding of kernels before 6.9.

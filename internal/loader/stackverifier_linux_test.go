@@ -4,6 +4,7 @@ package loader
 
 import (
 	"errors"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -45,7 +46,7 @@ func TestStackBudgetVerifier(t *testing.T) {
 		}
 	}
 
-	for _, name := range sortedKeys(spec.Programs) {
+	for _, name := range slices.Sorted(maps.Keys(spec.Programs)) {
 		t.Run(name, func(t *testing.T) {
 			if err := missing[name]; err != nil {
 				t.Skipf("not on this kernel: %v", err)
