@@ -292,9 +292,15 @@ static __always_inline int compat_task(struct pt_regs *regs)
 /*
  * dispatch hands a finished syscall (its number nr, arguments args, return
  * value ret) to the entry point of its shape when it is one of the hooked
- * calls, and drops it otherwise.
+ * calls, and drops it otherwise. whole_mmsg is a compile-time constant: 0
+ * for the sock hooks, which hand each message of an mmsg call to
+ * capture_mmsg_one themselves, so that their programs do not call
+ * capture_mmsg at all. The verifier adds up stack frames along every call
+ * the program's code contains, reachable or not, and capture_mmsg's frame
+ * is the largest of the entry points.
  */
-static __always_inline int dispatch(long nr, const struct sys_args *args, __s64 ret)
+static __always_inline int dispatch(long nr, const struct sys_args *args, __s64 ret,
+				    const int whole_mmsg)
 {
 	__u8 sys, dir;
 	int shape;
@@ -327,6 +333,8 @@ static __always_inline int dispatch(long nr, const struct sys_args *args, __s64 
 		return capture_iov(args->a[0], args->a[1], args->a[2], ret, meta);
 	if (shape == SHAPE_MSG)
 		return capture_msg(args->a[0], args->a[1], args->a[2], ret, meta);
+	if (!whole_mmsg)
+		return 0;
 	return capture_mmsg(args->a[0], args->a[1], args->a[2], ret, meta);
 }
 
@@ -356,7 +364,7 @@ int pw_sys_exit(struct raw_exit_ctx *ctx)
 	if (!hooked(nr) || is_self() || compat_task(regs))
 		return 0;
 	syscall_args(regs, &args);
-	return dispatch(nr, &args, ret);
+	return dispatch(nr, &args, ret, 1);
 }
 
 /*
@@ -399,7 +407,7 @@ int pw_btf_sys_exit(__u64 *ctx)
 	args.a[2] = regs->regs[2];
 	args.a[3] = regs->regs[3];
 #endif
-	return dispatch(nr, &args, ret);
+	return dispatch(nr, &args, ret, 1);
 }
 
 /*
@@ -561,7 +569,7 @@ static __always_inline int on_sock(struct sock *sk, __s64 ret, __u64 flags, __u8
 		capture_mmsg_one(args.a[0], args.a[1], i, ret,
 				 META(nr == NR_SENDMMSG ? SYS_SENDMMSG : SYS_RECVMMSG, dir));
 	} else {
-		dispatch(nr, &args, ret);
+		dispatch(nr, &args, ret, 0);
 	}
 
 	/* Keep what the shared code learnt in the note. */
