@@ -46,6 +46,8 @@ type OpenError struct {
 	Sets []*HookSetError
 }
 
+// Error returns a line naming the kernel, then a line per set with its
+// reason; with Config.Verbose, each set's whole error after them.
 func (e *OpenError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "no hook set loaded and attached on this kernel (Linux %s):", e.Kernel)
