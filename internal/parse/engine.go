@@ -138,7 +138,37 @@ type Verdict struct {
 	FindingsDropped int
 	// Truncated is set when the request head was cut before its end.
 	Truncated bool
+	// Trace holds the ids of the context the request continues; it is set
+	// only when Context is Valid (see TraceIDs).
+	Trace TraceIDs
 }
+
+// TraceIDs are the ids of a request's valid trace context. They are the
+// only values taken from the input that a Verdict holds: trace and span ids
+// are random numbers the tracing SDKs make, not application data, and they
+// are what lets an exporter put a span inside the request's own trace.
+//
+// With a valid traceparent, Format is formats.W3C and every field is set:
+// ParentID is the caller's span, the parent of any span the receiver
+// starts. With a valid context in another format only, Format names it and
+// only TraceID is set, right-aligned as formats.Result has it (a 64-bit id
+// fills bytes 8..15); the engine does not extract those formats' span ids.
+// With no valid context, Format is 0 and the ids are zero.
+type TraceIDs struct {
+	TraceID  [16]byte
+	ParentID [8]byte
+	// Flags are the traceparent's trace flags (bit 0: sampled).
+	Flags  byte
+	Format formats.Format
+}
+
+// HasParent reports whether the ids name the caller's span too, which only
+// a valid traceparent does.
+func (t *TraceIDs) HasParent() bool { return t.Format == formats.W3C }
+
+// Sampled reports the traceparent's sampled flag: the caller recorded its
+// span, so the trace exists in the tracing backend.
+func (t *TraceIDs) Sampled() bool { return t.Flags&w3c.FlagSampled != 0 }
 
 // PIITotal is the number of PII findings of all kinds.
 func (v *Verdict) PIITotal() int {
@@ -403,11 +433,15 @@ func (a *Analyzer) judgeContext() {
 
 	a.results = a.fmts.Evaluate(a.results[:0])
 	otherValid, otherPresent := false, false
-	for _, r := range a.results {
+	otherID := -1 // the first valid result with a trace id
+	for i, r := range a.results {
 		v.Formats |= r.Format
 		otherPresent = true
 		if r.Valid {
 			otherValid = true
+			if otherID < 0 && r.TraceIDBits > 0 {
+				otherID = i
+			}
 		} else {
 			v.Reasons = v.Reasons.Add(r.Defect)
 			if otherCode == "" {
@@ -422,10 +456,16 @@ func (a *Analyzer) judgeContext() {
 	switch {
 	case a.traceparents > 0 && tpValid:
 		v.Context = Valid
+		t := &v.Trace
+		t.TraceID, t.ParentID, t.Flags, t.Format = tp.TraceID, tp.ParentID, tp.Flags, formats.W3C
 	case a.traceparents > 0:
 		v.Context, v.ContextReason = Invalid, tpCode
 	case otherValid:
 		v.Context = Valid
+		if otherID >= 0 {
+			r := &a.results[otherID]
+			v.Trace.TraceID, v.Trace.Format = r.TraceID, r.Format
+		}
 	case otherPresent:
 		v.Context, v.ContextReason = Invalid, otherCode
 	default:
