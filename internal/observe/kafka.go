@@ -228,6 +228,7 @@ type kafkaState struct {
 	cause     gapCause
 	lastTopic string
 	lastPair  report.PairKey
+	now       time.Time // when the frame being judged was captured
 
 	visit      func(*kafka.Record)
 	topicNames map[string]string
@@ -532,7 +533,7 @@ func (o *Observer) kafkaJudge(c *kafkaConn, data []byte, cause gapCause, checked
 		cause = causeLimit
 	}
 	complete := cause == causeNone
-	k.cause, k.lastTopic, k.lastPair = cause, "", report.PairKey{}
+	k.cause, k.lastTopic, k.lastPair, k.now = cause, "", report.PairKey{}, now
 	k.produce = c.apiKey == apiRequest
 	// The client is this event's process when it sent the request or
 	// received the response; otherwise the event is the broker's, and the
@@ -616,6 +617,9 @@ func (o *Observer) kafkaRecord(r *kafka.Record) {
 		k.lastTopic, k.lastPair = r.Topic, k.pair(o.topicName(r.Topic))
 	}
 	o.cfg.Aggregator.Record(k.lastPair, v)
+	if o.cfg.Evidence != nil && v.Trace.HasParent() {
+		o.cfg.Evidence.Evidence(k.now, k.lastPair, v, "")
+	}
 }
 
 // kafkaGap counts one gap the decoder (or the observer) found on the pair

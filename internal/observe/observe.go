@@ -103,6 +103,23 @@ type Config struct {
 	// TopicIDs maps Kafka topic ids to names, learnt from Metadata
 	// responses; the Observer makes its own when nil.
 	TopicIDs *kafka.TopicIDs
+
+	// Evidence, when set, is shown every request and record that carries
+	// a valid traceparent, once it is named (see EvidenceSink).
+	Evidence EvidenceSink
+}
+
+// EvidenceSink receives the judged requests that could join their own
+// trace: those whose verdict has a valid traceparent (parse.TraceIDs
+// HasParent). It decides itself which ones have a finding worth a span.
+//
+// Evidence is called with the Observer's lock held, on the goroutine that
+// handles capture events: it must return at once and never block. v is
+// valid only during the call; at is when the request was captured. chain
+// is the continuity finding for the request ("new_root"), or "" when there
+// is none or continuity is not judged.
+type EvidenceSink interface {
+	Evidence(at time.Time, pair report.PairKey, v *parse.Verdict, chain string)
 }
 
 // Observer consumes events. Handle, Tick and Flush may be called from
@@ -401,7 +418,11 @@ func (o *Observer) name(r *record) {
 	if r.dir == loader.Ingress {
 		k.Source, k.Destination = peer, self
 	}
-	o.cfg.Aggregator.Record(k, r.verdict(&o.named, &o.codes))
+	v := r.verdict(&o.named, &o.codes)
+	o.cfg.Aggregator.Record(k, v)
+	if o.cfg.Evidence != nil && v.Trace.HasParent() {
+		o.cfg.Evidence.Evidence(queued, k, v, "")
+	}
 }
 
 // peer names the other end: the local process that owns it, else (for the

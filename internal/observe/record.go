@@ -75,6 +75,7 @@ type tally struct {
 	pii           [pii.Phone + 1]int
 	suspectKeys   int
 	truncated     bool
+	trace         parse.TraceIDs
 }
 
 func (r *record) set(ev *loader.Event, v *parse.Verdict, codes *codeTable) {
@@ -90,6 +91,7 @@ func (r *record) set(ev *loader.Event, v *parse.Verdict, codes *codeTable) {
 		pii:           v.PII,
 		suspectKeys:   v.SuspectKeys,
 		truncated:     v.Truncated,
+		trace:         v.Trace,
 	}
 	r.nreasons = 0
 	for _, c := range v.Reasons {
@@ -123,6 +125,7 @@ func (r *record) verdict(v *parse.Verdict, codes *codeTable) *parse.Verdict {
 		PII:           t.pii,
 		SuspectKeys:   t.suspectKeys,
 		Truncated:     t.truncated,
+		Trace:         t.trace,
 	}
 	return v
 }
