@@ -174,13 +174,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descFolded, s.FoldedPairs)
 }
 
-// Handler serves /metrics from a private registry holding c and the Go and
-// process collectors (a private one, so that nothing else registered in the
+// Handler serves /metrics from a private registry holding cs (the pairs'
+// collector, and others such as the OTLP exporter's) and the Go and process
+// collectors (a private one, so that nothing else registered in the
 // program leaks into propwatch's endpoint), and /healthz, which answers
 // "ok" while the process serves.
-func Handler(c prometheus.Collector) http.Handler {
+func Handler(cs ...prometheus.Collector) http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(c,
+	reg.MustRegister(cs...)
+	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()

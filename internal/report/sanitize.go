@@ -15,6 +15,11 @@ const MaxLabelBytes = 128
 // metrics (Prometheus treats an empty label as an absent one).
 const EmptyName = "(unknown)"
 
+// Sanitize returns k with each name fit to print anywhere, as reports,
+// metrics and the live view show it (see sanitizeLabel). Outputs other than
+// the Aggregator's, such as evidence spans, name pairs through it.
+func Sanitize(k PairKey) PairKey { return sanitizeKey(k) }
+
 // sanitizeKey sanitizes each name of k.
 func sanitizeKey(k PairKey) PairKey {
 	return PairKey{sanitizeLabel(k.Source), sanitizeLabel(k.Destination), sanitizeLabel(k.Protocol)}
