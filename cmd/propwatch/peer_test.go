@@ -57,6 +57,10 @@ func runPeer(role string, args []string) error {
 		io.Copy(io.Discard, os.Stdin) // alive until the test is done, as below
 		return err
 	}
+	if ok, err := runOTLPPeer(role); ok {
+		io.Copy(io.Discard, os.Stdin)
+		return err
+	}
 	var err error
 	switch role {
 	case "server":

@@ -15,11 +15,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel"
 
 	"github.com/propwatch/propwatch/internal/identity"
 	"github.com/propwatch/propwatch/internal/loader"
 	"github.com/propwatch/propwatch/internal/observe"
+	"github.com/propwatch/propwatch/internal/otlp"
 	"github.com/propwatch/propwatch/internal/parse"
 	"github.com/propwatch/propwatch/internal/parse/w3c"
 	"github.com/propwatch/propwatch/internal/report"
@@ -39,6 +42,8 @@ type runFlags struct {
 	quiet        bool
 	verbose      bool
 	hooks        string
+	otlpEndpoint string
+	otlpRate     float64
 }
 
 func newRunCmd() *cobra.Command {
@@ -73,6 +78,8 @@ func newRunCmd() *cobra.Command {
 	fl.BoolVar(&f.quiet, "quiet", false, "no live view")
 	fl.StringVar(&f.hooks, "hooks", string(loader.HooksAuto), "kernel hooks: auto (the first of sock, btf, raw, syscalls that loads), sock (tp_btf sock_send_length and sock_recv_length, Linux 6.3+), btf (tp_btf sys_exit), raw (raw tracepoint sys_exit) or syscalls (the syscall tracepoints, which work everywhere)")
 	fl.BoolVar(&f.verbose, "verbose", false, "full verifier log on load errors, and debug logging")
+	fl.StringVar(&f.otlpEndpoint, "otlp-endpoint", "", "export evidence spans over OTLP/gRPC to this collector: host:port (TLS unless OTEL_EXPORTER_OTLP_INSECURE=true) or a URL (http:// for no TLS); without it, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT when set")
+	fl.Float64Var(&f.otlpRate, "otlp-spans-per-second", otlp.DefaultSpansPerSecond, "most evidence spans a second per pair; the rest are counted as rate_limited")
 	return withCPUProfile(cmd)
 }
 
@@ -85,6 +92,9 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 	}
 	if f.kafkaMemory < f.kafkaCapture {
 		return &exitError{code: exitUsage, msg: "--kafka-memory must be at least --kafka-capture-bytes"}
+	}
+	if f.otlpRate <= 0 {
+		return &exitError{code: exitUsage, msg: "--otlp-spans-per-second must be positive"}
 	}
 	level := slog.LevelInfo
 	if f.verbose {
@@ -106,6 +116,13 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 	hooks, err := loader.ParseHookSet(f.hooks)
 	if err != nil {
 		return &exitError{code: exitUsage, msg: err.Error()}
+	}
+	evidence, err := newEvidence(f, log)
+	if err != nil {
+		return &exitError{code: exitUsage, msg: err.Error()}
+	}
+	if evidence != nil {
+		defer evidence.Shutdown(context.Background()) // on the early returns
 	}
 	started := time.Now()
 	l, err := loader.Open(loader.Config{CaptureBytes: f.captureBytes, RingBufferBytes: f.ringBytes, KafkaCaptureBytes: f.kafkaCapture, Verbose: f.verbose, Hooks: hooks})
@@ -134,7 +151,7 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 	if err := local.Refresh(); err != nil {
 		log.Warn("list local addresses", "err", err)
 	}
-	obs := observe.New(observe.Config{
+	ocfg := observe.Config{
 		Aggregator: agg,
 		Analyzer:   parse.Options{Baggage: f.limits},
 		Local:      local,
@@ -143,7 +160,14 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 
 		KafkaMaxFrame: f.kafkaCapture,
 		KafkaMemory:   f.kafkaMemory,
-	})
+	}
+	metrics := []prometheus.Collector{report.NewCollector(agg, report.KernelCounters{Lost: l.Lost, Errors: l.KernelErrors})}
+	if evidence != nil {
+		// Only when set: a nil *otlp.Exporter in the interface is not nil.
+		ocfg.Evidence = evidence
+		metrics = append(metrics, evidence)
+	}
+	obs := observe.New(ocfg)
 
 	var srv *http.Server
 	if f.metricsAddr != "" {
@@ -151,7 +175,7 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 		if err != nil {
 			return &exitError{code: exitUsage, msg: fmt.Sprintf("metrics address: %v", err)}
 		}
-		srv = &http.Server{Handler: report.Handler(report.NewCollector(agg, report.KernelCounters{Lost: l.Lost, Errors: l.KernelErrors})), ReadHeaderTimeout: 5 * time.Second}
+		srv = &http.Server{Handler: report.Handler(metrics...), ReadHeaderTimeout: 5 * time.Second}
 		go srv.Serve(ln)
 		log.Info("serving metrics", "addr", ln.Addr().String())
 	}
@@ -212,6 +236,20 @@ loop:
 	closeErr := l.Close()
 	wg.Wait()
 	obs.Flush()
+	if evidence != nil {
+		// The spans of the requests Flush named are queued: export them,
+		// within a bound, and say what became of all of them.
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := evidence.Shutdown(shutdown); err != nil {
+			log.Debug("otlp shutdown", "err", err)
+		}
+		cancel()
+		args := []any{}
+		for _, r := range otlp.Results() {
+			args = append(args, r.String(), evidence.Count(r))
+		}
+		log.Info("otlp evidence spans", args...)
+	}
 	ended := time.Now()
 	if srv != nil {
 		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -238,6 +276,35 @@ loop:
 		return &exitError{code: exitProblem, msg: runErr.Error()}
 	}
 	return nil
+}
+
+// newEvidence starts the OTLP exporter of evidence spans when an endpoint
+// is given by flag or variable; nil when none is.
+func newEvidence(f runFlags, log *slog.Logger) (*otlp.Exporter, error) {
+	if !otlp.Configured(f.otlpEndpoint) {
+		return nil, nil
+	}
+	// The SDK reports what it cannot hand back as an error (a collector's
+	// partial success, a bad variable) to a global handler that writes to
+	// stderr; propwatch logs it, at debug since the counts say the rest.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Debug("otlp", "err", err) }))
+	x, err := otlp.New(otlp.Config{
+		Endpoint:       f.otlpEndpoint,
+		SpansPerSecond: f.otlpRate,
+		// Above the pairs the aggregator keeps: the observer hands over
+		// pairs before they are folded.
+		MaxPairs: max(2*f.maxPairs, otlp.DefaultMaxPairs),
+		Log:      log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	endpoint := f.otlpEndpoint
+	if endpoint == "" {
+		endpoint = "(OTEL_EXPORTER_OTLP_* variables)"
+	}
+	log.Info("exporting evidence spans over OTLP/gRPC", "endpoint", endpoint, "spans_per_second_per_pair", f.otlpRate)
+	return x, nil
 }
 
 // openAdvice says what the user can do when no hook set loads: what each
