@@ -1,10 +1,17 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/propwatch/propwatch/internal/loader"
+	"github.com/propwatch/propwatch/internal/observe"
+	"github.com/propwatch/propwatch/internal/parse/w3c"
 )
 
 // TestOpenAdvice: when no hook set loads, run says what each set needs and
@@ -42,5 +49,38 @@ func TestOpenAdvice(t *testing.T) {
 				t.Errorf("%s: advice has %q:\n%s", c.name, w, got)
 			}
 		}
+	}
+}
+
+// TestOTLPFlags: a bad --otlp-endpoint or rate is a usage error, found
+// before anything is loaded; without an endpoint, no exporter runs.
+func TestOTLPFlags(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+	base := func() runFlags {
+		return runFlags{limits: w3c.DefaultBaggageLimits(), maxPairs: 10, interval: time.Second,
+			kafkaCapture: loader.DefaultKafkaCaptureBytes, kafkaMemory: observe.DefaultKafkaMemory, otlpRate: 10}
+	}
+	for _, c := range []struct {
+		name     string
+		endpoint string
+		rate     float64
+		want     string
+	}{
+		{"zero rate", "http://127.0.0.1:4317", 0, "--otlp-spans-per-second"},
+		{"negative rate", "", -1, "--otlp-spans-per-second"},
+		{"scheme", "ftp://127.0.0.1:4317", 10, "--otlp-endpoint"},
+		{"no port", "collector", 10, "--otlp-endpoint"},
+	} {
+		f := base()
+		f.otlpEndpoint, f.otlpRate, f.hooks = c.endpoint, c.rate, "auto" // each case fails before the loader opens
+		err := runObserve(context.Background(), io.Discard, io.Discard, f)
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != exitUsage || !strings.Contains(ee.msg, c.want) {
+			t.Errorf("%s: %v, want a usage error about %s", c.name, err, c.want)
+		}
+	}
+	if x, err := newEvidence(base(), slog.New(slog.NewTextHandler(io.Discard, nil))); x != nil || err != nil {
+		t.Errorf("no endpoint: exporter %v, err %v", x, err)
 	}
 }
