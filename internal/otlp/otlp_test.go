@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	"google.golang.org/grpc"
@@ -126,6 +127,25 @@ func TestRateLimitedPerPair(t *testing.T) {
 	if c := x.Counts(); c["exported"] != 20 || c["rate_limited"] != 180 {
 		t.Errorf("counts %v", c)
 	}
+	want := `
+# HELP propwatch_otlp_spans_total ` + descHelp() + `
+# TYPE propwatch_otlp_spans_total counter
+propwatch_otlp_spans_total{result="dropped_queue_full"} 0
+propwatch_otlp_spans_total{result="export_failed"} 0
+propwatch_otlp_spans_total{result="exported"} 20
+propwatch_otlp_spans_total{result="not_sampled"} 0
+propwatch_otlp_spans_total{result="rate_limited"} 180
+`
+	if err := testutil.CollectAndCompare(x, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+}
+
+// descHelp is the help text of propwatch_otlp_spans_total.
+func descHelp() string {
+	s := descSpans.String()
+	i := strings.Index(s, `help: "`) + len(`help: "`)
+	return s[i : i+strings.Index(s[i:], `"`)]
 }
 
 func TestEndpoint(t *testing.T) {
