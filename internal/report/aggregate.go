@@ -70,6 +70,11 @@ type Aggregator struct {
 	folded         foldedSet
 	foldedRequests uint64
 	failures       map[string]uint64
+
+	// services holds the continuity counts of each local service (see
+	// chain.go); chainEvictions the ids the memory evicted early.
+	services       map[string]*serviceCounters
+	chainEvictions uint64
 }
 
 // codeCount is one entry of a pair's code counts. A pair sees a handful of
@@ -102,6 +107,9 @@ type counts struct {
 	// gapRecords adds up the records of coverage gaps whose count was
 	// known.
 	gapRecords uint64
+	// continued, newRoot and dropped classify the requests of the pair a
+	// local process sent (see chain.Outcome).
+	continued, newRoot, dropped uint64
 }
 
 // NewAggregator returns an empty Aggregator configured by cfg.
@@ -113,6 +121,7 @@ func NewAggregator(cfg AggregatorConfig) *Aggregator {
 		maxPairs: cfg.MaxPairs,
 		pairs:    make(map[PairKey]*pairCounters),
 		failures: make(map[string]uint64),
+		services: make(map[string]*serviceCounters),
 	}
 }
 
@@ -126,6 +135,13 @@ func NewAggregator(cfg AggregatorConfig) *Aggregator {
 // let them hold unbounded memory.
 func (a *Aggregator) Record(k PairKey, v *parse.Verdict) {
 	a.mu.Lock()
+	a.record(k, v)
+	a.mu.Unlock()
+}
+
+// record counts one request of k and returns its pair. It is called with
+// a.mu held.
+func (a *Aggregator) record(k PairKey, v *parse.Verdict) *pairCounters {
 	p := a.lookup(k)
 	if p.overflow {
 		a.foldedRequests++
@@ -173,7 +189,7 @@ func (a *Aggregator) Record(k PairKey, v *parse.Verdict) {
 	if v.Truncated {
 		c.truncated++
 	}
-	a.mu.Unlock()
+	return p
 }
 
 // Gap counts one coverage gap of pair k: input of the pair that was seen
@@ -315,6 +331,12 @@ type Snapshot struct {
 	FoldedRequests uint64
 	// ParseFailures counts unreadable input by reason.
 	ParseFailures map[string]uint64
+	// Services are the continuity counts of each local service that
+	// received traced input or sent a classified request, sorted by name.
+	Services []ServiceStats
+	// ChainEvictions counts the received trace ids forgotten to the
+	// memory's caps before their window ended.
+	ChainEvictions uint64
 }
 
 // PairStats is what was counted for one pair.
@@ -353,7 +375,15 @@ type PairStats struct {
 	// GapRecords adds up the records the gaps hid, where their count was
 	// known.
 	GapRecords uint64
+	// Continued, NewRoot and Dropped classify the requests of the pair
+	// whose sender is a local process that had received traced input
+	// (chain.Outcome); requests of other senders are in none of them.
+	Continued, NewRoot, Dropped uint64
 }
+
+// BrokenChain is the number of requests that split their trace at the
+// sender: new roots and dropped context.
+func (p *PairStats) BrokenChain() uint64 { return p.NewRoot + p.Dropped }
 
 // Key returns the pair's key.
 func (p *PairStats) Key() PairKey { return PairKey{p.Source, p.Destination, p.Protocol} }
@@ -414,6 +444,8 @@ func (a *Aggregator) Snapshot() Snapshot {
 	for r, n := range a.failures {
 		s.ParseFailures[r] = n
 	}
+	s.Services = a.serviceStats()
+	s.ChainEvictions = a.chainEvictions
 	a.mu.Unlock()
 
 	s.Pairs = make([]PairStats, len(frozen))
@@ -438,6 +470,9 @@ func (f *frozenPair) stats() PairStats {
 		Formats:         make(map[string]uint64, 2),
 		Truncated:       c.truncated,
 		GapRecords:      c.gapRecords,
+		Continued:       c.continued,
+		NewRoot:         c.newRoot,
+		Dropped:         c.dropped,
 	}
 	if len(f.gaps) > 0 {
 		ps.CoverageGaps = codeMap(f.gaps)

@@ -40,8 +40,9 @@ func NewLive(w io.Writer, isTerminal bool, started time.Time) *Live {
 }
 
 // liveCounts are the counts of a pair that tell whether it changed: every
-// other count moves with one of them.
-type liveCounts struct{ requests, gaps uint64 }
+// other count moves with one of them. The continuity counts are apart
+// because a Kafka record's is counted a moment after the record.
+type liveCounts struct{ requests, gaps, chain uint64 }
 
 // IsTerminal reports whether w is a terminal, which NewLive's isTerminal
 // should say.
@@ -116,7 +117,7 @@ func (l *Live) table(s Snapshot, lost map[string]uint64, now time.Time) {
 
 	// fmt pads %s by runes, which is what the terminal shows for the
 	// names sanitizing leaves (wide CJK runes aside).
-	const fixed = 1 + 6 + 4*(1+10) + 3*(1+8) + 1
+	const fixed = 1 + 6 + 4*(1+10) + 4*(1+8) + 1
 	width := utf8.RuneCountInString(pairHeader)
 	for i := range pairs {
 		width = max(width, utf8.RuneCountInString(pairName(&pairs[i])))
@@ -132,12 +133,12 @@ func (l *Live) table(s Snapshot, lost map[string]uint64, now time.Time) {
 		l.line(h, cols)
 	}
 	l.line("", cols)
-	l.line(fmt.Sprintf("%-*s %-6s %10s %10s %10s %10s %8s %8s %8s", width,
-		pairHeader, "PROTO", "REQS", "MISSING %", "INVALID %", "OVERSIZED", "PII", "TRUNC", "GAPS"), cols)
+	l.line(fmt.Sprintf("%-*s %-6s %10s %10s %8s %10s %10s %8s %8s %8s", width,
+		pairHeader, "PROTO", "REQS", "MISSING %", "BROKEN", "INVALID %", "OVERSIZED", "PII", "TRUNC", "GAPS"), cols)
 	for i := range pairs {
 		p := &pairs[i]
-		l.line(fmt.Sprintf("%-*s %-6s %10d %10s %10s %10d %8d %8d %8d", width,
-			pairCell(p, width), cut(p.Protocol, 6), p.Requests, pct(p.MissingContext, p.Requests),
+		l.line(fmt.Sprintf("%-*s %-6s %10d %10s %8d %10s %10d %8d %8d %8d", width,
+			pairCell(p, width), cut(p.Protocol, 6), p.Requests, pct(p.MissingContext, p.Requests), p.BrokenChain(),
 			pct(p.InvalidContext, p.Requests), p.OversizedBaggage, p.PIITotal(), p.Truncated, p.GapTotal()), cols)
 	}
 	if more > 0 {
@@ -216,11 +217,12 @@ func countsText(title string, m map[string]uint64) string {
 	return b.String()
 }
 
-// worstFirst orders pairs by missing-context rate, then invalid-context
-// rate, then request count, all descending; the key breaks ties so that
-// rows do not swap places between frames.
+// worstFirst orders pairs by the worse of their missing-context and
+// broken-chain rates, then invalid-context rate, then request count, all
+// descending; the key breaks ties so that rows do not swap places between
+// frames.
 func worstFirst(a, b PairStats) int {
-	if c := cmpRate(b.MissingContext, b.Requests, a.MissingContext, a.Requests); c != 0 {
+	if c := cmpRate(worstCount(&b), b.Requests, worstCount(&a), a.Requests); c != 0 {
 		return c
 	}
 	if c := cmpRate(b.InvalidContext, b.Requests, a.InvalidContext, a.Requests); c != 0 {
@@ -231,6 +233,10 @@ func worstFirst(a, b PairStats) int {
 	}
 	return comparePairs(a, b)
 }
+
+// worstCount is the larger of a pair's missing-context and broken-chain
+// counts: over one denominator, the worse of the two rates.
+func worstCount(p *PairStats) uint64 { return max(p.MissingContext, p.BrokenChain()) }
 
 // cmpRate compares n1/d1 with n2/d2 exactly (a zero denominator is a zero
 // rate), without the rounding of float division.
@@ -323,17 +329,19 @@ func (l *Live) lines(s Snapshot, lost map[string]uint64, now time.Time) {
 	for i := range s.Pairs {
 		p := &s.Pairs[i]
 		k := p.Key()
-		cur := liveCounts{p.Requests, p.GapTotal()}
+		cur := liveCounts{p.Requests, p.GapTotal(), p.Continued + p.BrokenChain()}
 		seen[k] = cur
 		prev, ok := l.last[k]
 		if ok && prev == cur {
 			continue // every count moves with these: nothing changed
 		}
 		fmt.Fprintf(b, "time=%s kind=pair source=%s destination=%s protocol=%s requests=%d new_requests=%d"+
-			" missing=%d missing_pct=%s invalid=%d invalid_pct=%s oversized=%d at_risk=%d pii=%d suspect_keys=%d truncated=%d coverage_gaps=%d\n",
+			" missing=%d missing_pct=%s invalid=%d invalid_pct=%s oversized=%d at_risk=%d pii=%d suspect_keys=%d truncated=%d coverage_gaps=%d"+
+			" continued=%d broken=%d broken.new_root=%d broken.dropped=%d\n",
 			ts, logValue(p.Source), logValue(p.Destination), logValue(p.Protocol), p.Requests, p.Requests-prev.requests,
 			p.MissingContext, pct(p.MissingContext, p.Requests), p.InvalidContext, pct(p.InvalidContext, p.Requests),
-			p.OversizedBaggage, p.AtRiskBaggage, p.PIITotal(), p.SuspectKeys, p.Truncated, cur.gaps)
+			p.OversizedBaggage, p.AtRiskBaggage, p.PIITotal(), p.SuspectKeys, p.Truncated, cur.gaps,
+			p.Continued, p.BrokenChain(), p.NewRoot, p.Dropped)
 	}
 	l.last = seen
 }

@@ -49,6 +49,14 @@ var (
 		"reason")
 	descGapRecords = pairDesc("propwatch_coverage_gap_records_total",
 		"Records (requests) hidden by the pair's coverage gaps, where their number was known.")
+	descChainContinued = pairDesc("propwatch_chain_continued_total",
+		"Requests a local service sent that continued a trace it had received (within --chain-window).")
+	descChainBroken = pairDesc("propwatch_chain_broken_total",
+		"Requests a local service sent, after receiving traced input, that split the trace: reason new_root (a fresh trace: context lost inside the service, e.g. a timer callback or a detached goroutine) or dropped (no context at all).",
+		"reason")
+	descChainEvictions = prometheus.NewDesc("propwatch_chain_evictions_total",
+		"Received trace ids forgotten to propwatch's memory caps before their window ended: each may have made a continued request count as a new root. While this grows, raise the caps or shorten --chain-window.",
+		nil, nil)
 	descLost = prometheus.NewDesc("propwatch_events_lost_total",
 		"Capture events dropped before propwatch could read them, by reason. While this grows, every other count is a lower bound.",
 		[]string{"reason"}, nil)
@@ -65,7 +73,8 @@ var (
 
 var allDescs = []*prometheus.Desc{
 	descRequests, descMissing, descInvalid, descDefects, descOversized, descAtRisk, descBaggage,
-	descPII, descSuspect, descFormats, descTruncated, descGaps, descGapRecords, descLost, descKernelErrors,
+	descPII, descSuspect, descFormats, descTruncated, descGaps, descGapRecords,
+	descChainContinued, descChainBroken, descChainEvictions, descLost, descKernelErrors,
 	descFailures, descFolded,
 }
 
@@ -88,8 +97,8 @@ type KernelCounters struct {
 
 // NewCollector exposes a to Prometheus, and the kernel's counters k.
 //
-// Every pair gets its request, context, baggage, suspect-key and truncation
-// counters and one PII counter per kind, zero or not, so that an alert on
+// Every pair gets its request, context, baggage, suspect-key, truncation
+// and continuity counters and one PII counter per kind, zero or not, so that an alert on
 // the first PII finding of a pair fires (increase() ignores a series' first
 // sample). Codes, formats, coverage gaps and the baggage histogram appear
 // once they have something to count: their label sets are larger and
@@ -157,7 +166,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		if len(p.CoverageGaps) > 0 {
 			counter(descGapRecords, p.GapRecords, src, dst, proto)
 		}
+		counter(descChainContinued, p.Continued, src, dst, proto)
+		counter(descChainBroken, p.NewRoot, src, dst, proto, ChainNewRoot)
+		counter(descChainBroken, p.Dropped, src, dst, proto, ChainDropped)
 	}
+	counter(descChainEvictions, s.ChainEvictions)
 	if c.k.Lost != nil {
 		for r, n := range sanitizeCounts(c.k.Lost()) {
 			counter(descLost, n, r)

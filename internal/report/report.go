@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -42,6 +43,30 @@ type Report struct {
 	FoldedPairs    uint64            `json:"folded_pairs"`
 	FoldedRequests uint64            `json:"folded_requests"`
 	Pairs          []ReportPair      `json:"pairs"`
+	// Services are the continuity counts of each local service, sorted by
+	// name; ChainEvictions the received trace ids forgotten to the caps
+	// before their window ended (each may have made a continued request
+	// a new root). Both were added to v1 without breaking readers.
+	Services       []ReportService `json:"services"`
+	ChainEvictions uint64          `json:"chain_evictions"`
+}
+
+// ReportService is one local service's continuity; see ServiceStats.
+type ReportService struct {
+	Service        string `json:"service"`
+	TracedReceived uint64 `json:"traced_received"`
+	SentContinued  uint64 `json:"sent_continued"`
+	SentNewRoot    uint64 `json:"sent_new_root"`
+	SentDropped    uint64 `json:"sent_dropped"`
+	// BrokenPairs are the pairs it sent new roots or dropped context on.
+	BrokenPairs []ReportPairKey `json:"broken_pairs"`
+}
+
+// ReportPairKey names a pair in a report.
+type ReportPairKey struct {
+	Source      string `json:"source"`
+	Destination string `json:"destination"`
+	Protocol    string `json:"protocol"`
 }
 
 // ReportPair is one service pair of a Report; see PairStats for the meaning
@@ -68,6 +93,12 @@ type ReportPair struct {
 	// readers.
 	CoverageGaps       map[string]uint64 `json:"coverage_gaps,omitempty"`
 	CoverageGapRecords uint64            `json:"coverage_gap_records,omitempty"`
+	// Continued, BrokenChain and BrokenChainReasons ({"new_root": N,
+	// "dropped": N}, summing to BrokenChain) classify the requests a local
+	// process that had received traced input sent on this pair.
+	Continued          uint64            `json:"continued"`
+	BrokenChain        uint64            `json:"broken_chain"`
+	BrokenChainReasons map[string]uint64 `json:"broken_chain_reasons"`
 }
 
 // ReportHistogram is a histogram as reports print it.
@@ -147,6 +178,17 @@ func NewReport(host string, started, ended time.Time, s Snapshot, lost map[strin
 		r.Pairs = append(r.Pairs, reportPair(&s.Pairs[i]))
 	}
 	sortReportPairs(r.Pairs)
+	r.Services = make([]ReportService, 0, len(s.Services))
+	for _, sv := range s.Services {
+		rs := ReportService{Service: sv.Service, TracedReceived: sv.TracedReceived,
+			SentContinued: sv.Continued, SentNewRoot: sv.NewRoot, SentDropped: sv.Dropped,
+			BrokenPairs: make([]ReportPairKey, 0, len(sv.BrokenPairs))}
+		for _, k := range sv.BrokenPairs {
+			rs.BrokenPairs = append(rs.BrokenPairs, ReportPairKey{k.Source, k.Destination, k.Protocol})
+		}
+		r.Services = append(r.Services, rs)
+	}
+	r.ChainEvictions = s.ChainEvictions
 	return r
 }
 
@@ -170,6 +212,10 @@ func reportPair(p *PairStats) ReportPair {
 		Truncated:   p.Truncated,
 
 		CoverageGapRecords: p.GapRecords,
+
+		Continued:          p.Continued,
+		BrokenChain:        p.BrokenChain(),
+		BrokenChainReasons: map[string]uint64{ChainNewRoot: p.NewRoot, ChainDropped: p.Dropped},
 	}
 	if len(p.CoverageGaps) > 0 {
 		rp.CoverageGaps = copyCounts(p.CoverageGaps)
@@ -189,10 +235,20 @@ func (r Report) WriteJSON(w io.Writer) error {
 		p.Defects = nonNil(p.Defects)
 		p.PIIByKind = nonNil(p.PIIByKind)
 		p.Formats = nonNil(p.Formats)
+		p.BrokenChainReasons = nonNil(p.BrokenChainReasons)
 		pairs[i] = p
 	}
 	sortReportPairs(pairs)
 	r.Pairs = pairs
+	services := make([]ReportService, len(r.Services))
+	for i, sv := range r.Services {
+		if sv.BrokenPairs == nil {
+			sv.BrokenPairs = []ReportPairKey{}
+		}
+		services[i] = sv
+	}
+	sortServices(services)
+	r.Services = services
 
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -257,6 +313,7 @@ func Merge(reports ...Report) (Report, error) {
 		ParseFailures: map[string]uint64{},
 	}
 	index := map[PairKey]int{}
+	services := map[string]int{}
 	for i := range reports {
 		r := &reports[i]
 		if r.Schema != ReportSchema {
@@ -279,6 +336,16 @@ func Merge(reports ...Report) (Report, error) {
 		addCounts(out.ParseFailures, r.ParseFailures)
 		out.FoldedPairs += r.FoldedPairs
 		out.FoldedRequests += r.FoldedRequests
+		out.ChainEvictions += r.ChainEvictions
+		for _, sv := range r.Services {
+			j, ok := services[sv.Service]
+			if !ok {
+				services[sv.Service] = len(out.Services)
+				out.Services = append(out.Services, ReportService{Service: sv.Service, BrokenPairs: []ReportPairKey{}})
+				j = len(out.Services) - 1
+			}
+			out.Services[j].add(&sv)
+		}
 		for _, p := range r.Pairs {
 			k := PairKey{p.Source, p.Destination, p.Protocol}
 			j, ok := index[k]
@@ -288,6 +355,7 @@ func Merge(reports ...Report) (Report, error) {
 					Source: p.Source, Destination: p.Destination, Protocol: p.Protocol,
 					InvalidReasons: map[string]uint64{}, Defects: map[string]uint64{},
 					PIIByKind: map[string]uint64{}, Formats: map[string]uint64{},
+					BrokenChainReasons: map[string]uint64{},
 				})
 				j = len(out.Pairs) - 1
 			}
@@ -297,7 +365,28 @@ func Merge(reports ...Report) (Report, error) {
 	slices.Sort(out.Hosts)
 	out.Hosts = slices.Compact(out.Hosts)
 	sortReportPairs(out.Pairs)
+	sortServices(out.Services)
 	return out, nil
+}
+
+// add sums o into s; the broken pairs are unioned, sorted.
+func (s *ReportService) add(o *ReportService) {
+	s.TracedReceived += o.TracedReceived
+	s.SentContinued += o.SentContinued
+	s.SentNewRoot += o.SentNewRoot
+	s.SentDropped += o.SentDropped
+	for _, k := range o.BrokenPairs {
+		if !slices.Contains(s.BrokenPairs, k) {
+			s.BrokenPairs = append(s.BrokenPairs, k)
+		}
+	}
+	slices.SortFunc(s.BrokenPairs, func(a, b ReportPairKey) int {
+		return compareKeys(PairKey(a), PairKey(b))
+	})
+}
+
+func sortServices(services []ReportService) {
+	slices.SortFunc(services, func(a, b ReportService) int { return strings.Compare(a.Service, b.Service) })
 }
 
 // add sums o into p.
@@ -326,6 +415,12 @@ func (p *ReportPair) add(o *ReportPair) {
 		addCounts(p.CoverageGaps, o.CoverageGaps)
 	}
 	p.CoverageGapRecords += o.CoverageGapRecords
+	p.Continued += o.Continued
+	p.BrokenChain += o.BrokenChain
+	if p.BrokenChainReasons == nil {
+		p.BrokenChainReasons = map[string]uint64{}
+	}
+	addCounts(p.BrokenChainReasons, o.BrokenChainReasons)
 }
 
 func sortReportPairs(pairs []ReportPair) {
