@@ -225,10 +225,11 @@ type kafkaState struct {
 	// the pair of its last record, whose topic was lastTopic.
 	produce   bool
 	client    string
+	clientPID uint32 // the client's pid when it is a local process, else 0
+	now       int64  // UnixNano of the frame's judgement
 	cause     gapCause
 	lastTopic string
 	lastPair  report.PairKey
-	now       time.Time // when the frame being judged was captured
 
 	visit      func(*kafka.Record)
 	topicNames map[string]string
@@ -533,16 +534,17 @@ func (o *Observer) kafkaJudge(c *kafkaConn, data []byte, cause gapCause, checked
 		cause = causeLimit
 	}
 	complete := cause == causeNone
-	k.cause, k.lastTopic, k.lastPair, k.now = cause, "", report.PairKey{}, now
+	k.cause, k.lastTopic, k.lastPair = cause, "", report.PairKey{}
 	k.produce = c.apiKey == apiRequest
 	// The client is this event's process when it sent the request or
 	// received the response; otherwise the event is the broker's, and the
 	// client is its peer.
 	if k.produce == (c.dir == loader.Egress) {
-		k.client = o.service(c.tgid, c.comm[:], now)
+		k.client, k.clientPID = o.service(c.tgid, c.comm[:], now), c.tgid
 	} else {
-		k.client = o.kafkaPeer(c, now)
+		k.client, k.clientPID = o.kafkaPeer(c, now)
 	}
+	k.now = now.UnixNano()
 
 	var st kafka.Stats
 	switch c.apiKey {
@@ -596,14 +598,14 @@ func (o *Observer) kafkaJudge(c *kafkaConn, data []byte, cause gapCause, checked
 }
 
 // kafkaPeer names the client at the other end of a broker's connection:
-// a local process when one is known, else its address without the port,
-// which is ephemeral.
-func (o *Observer) kafkaPeer(c *kafkaConn, now time.Time) string {
-	if name, ok := o.localPeer(c.netns, c.peerTGID, &c.peerComm, c.local, c.remote, now); ok {
-		return name
+// a local process when one is known (and returns its pid), else its
+// address without the port, which is ephemeral.
+func (o *Observer) kafkaPeer(c *kafkaConn, now time.Time) (string, uint32) {
+	if name, pid, ok := o.localPeer(c.netns, c.peerTGID, &c.peerComm, c.local, c.remote, now); ok {
+		return name, pid
 	}
 	var buf [64]byte
-	return o.intern.get(c.remote.Addr().AppendTo(buf[:0]))
+	return o.intern.get(c.remote.Addr().AppendTo(buf[:0])), 0
 }
 
 // kafkaRecord judges one record's headers and counts it on its pair.
@@ -616,9 +618,11 @@ func (o *Observer) kafkaRecord(r *kafka.Record) {
 	if k.lastPair.Protocol == "" || r.Topic != k.lastTopic {
 		k.lastTopic, k.lastPair = r.Topic, k.pair(o.topicName(r.Topic))
 	}
-	o.cfg.Aggregator.Record(k.lastPair, v)
+	o.cfg.Aggregator.RecordChain(k.lastPair, v, o.chainKafka(v))
+	// A Kafka send is classified later (classifySend), so its span, if
+	// any, carries no continuity finding.
 	if o.cfg.Evidence != nil && v.Trace.HasParent() {
-		o.cfg.Evidence.Evidence(k.now, k.lastPair, v, "")
+		o.cfg.Evidence.Evidence(time.Unix(0, k.now), k.lastPair, v, "")
 	}
 }
 

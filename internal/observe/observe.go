@@ -13,6 +13,7 @@ package observe
 import (
 	"bytes"
 	"hash/maphash"
+	"math"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 
+	"github.com/propwatch/propwatch/internal/chain"
 	"github.com/propwatch/propwatch/internal/identity"
 	"github.com/propwatch/propwatch/internal/loader"
 	"github.com/propwatch/propwatch/internal/parse"
@@ -104,6 +106,10 @@ type Config struct {
 	// responses; the Observer makes its own when nil.
 	TopicIDs *kafka.TopicIDs
 
+	// Chain bounds the memory of the trace ids each local process
+	// received, by which its sends are classified (see chain.go).
+	Chain chain.Config
+
 	// Evidence, when set, is shown every request and record that carries
 	// a valid traceparent, once it is named (see EvidenceSink).
 	Evidence EvidenceSink
@@ -144,6 +150,11 @@ type Observer struct {
 	removing   bool
 
 	kafka kafkaState
+
+	chain      *chain.Memory
+	chainEvent report.ChainEvent // of the record being named
+	evictions  uint64            // chain evictions already told the Aggregator
+	sends      sendQueue         // Kafka records sent, waiting to be classified
 }
 
 type streamKey struct {
@@ -190,6 +201,8 @@ func New(cfg Config) *Observer {
 	o.dedupe.init(cfg.MaxQueued)
 	o.queue.init(cfg.MaxQueued)
 	o.initKafka()
+	o.chain = chain.New(cfg.Chain)
+	o.sends.max = cfg.MaxQueued
 	return o
 }
 
@@ -351,6 +364,13 @@ func (o *Observer) request(ev *loader.Event, h *http1.Head, raw []byte, now time
 		}
 	}
 	v := o.analyzer.Head(h)
+	if ev.Direction == loader.Ingress && ev.PeerTGID != ev.TGID && traced(v) {
+		// Remembered now, not when the request is named: the requests
+		// its process sends onward are classified only after NameDelay,
+		// so a receipt whose event comes a little after theirs (from
+		// another CPU) still counts.
+		o.chain.Receive(ev.TGID, v.Trace.TraceID, now.UnixNano())
+	}
 	r := o.queue.push(now)
 	if r == nil {
 		o.name(o.queue.pop())
@@ -374,6 +394,9 @@ func (o *Observer) Tick(now time.Time) {
 		}
 		o.name(o.queue.pop())
 	}
+	o.classifySends(now.UnixNano() - int64(o.cfg.NameDelay))
+	o.chain.Expire(now.UnixNano())
+	o.reportEvictions()
 	for {
 		_, st, ok := o.streams.GetOldest()
 		if !ok || now.Sub(st.updated) < o.cfg.StreamTTL {
@@ -398,6 +421,8 @@ func (o *Observer) Flush() {
 	for r := o.queue.pop(); r != nil; r = o.queue.pop() {
 		o.name(r)
 	}
+	o.classifySends(math.MaxInt64)
+	o.reportEvictions()
 	for o.streams.Len() > 0 {
 		o.cfg.Aggregator.ParseFailure(FailIncomplete)
 		o.removing = true
@@ -413,26 +438,32 @@ func (o *Observer) name(r *record) {
 	}
 	queued := r.queuedAt()
 	self := o.service(r.tgid, r.comm[:], queued)
-	peer := o.peer(r, queued)
+	peer, peerPID := o.peer(r, queued)
 	k := report.PairKey{Source: self, Destination: peer, Protocol: Protocol}
 	if r.dir == loader.Ingress {
 		k.Source, k.Destination = peer, self
 	}
 	v := r.verdict(&o.named, &o.codes)
-	o.cfg.Aggregator.Record(k, v)
+	client, server := r.tgid, peerPID
+	if r.dir == loader.Ingress {
+		client, server = peerPID, r.tgid
+	}
+	ce := o.chainHTTP(v, client, server, k, r.dir, r.queued)
+	o.cfg.Aggregator.RecordChain(k, v, ce)
 	if o.cfg.Evidence != nil && v.Trace.HasParent() {
-		o.cfg.Evidence.Evidence(queued, k, v, "")
+		o.cfg.Evidence.Evidence(queued, k, v, evidenceChain(ce))
 	}
 }
 
-// peer names the other end: the local process that owns it, else (for the
-// server side of a request this process sent) the Host header's host, else
-// the address. A client peer is named by its address without the port,
-// which is ephemeral and would make every connection a pair of its own.
-func (o *Observer) peer(r *record, queued time.Time) string {
+// peer names the other end: the local process that owns it (and returns
+// its pid), else (for the server side of a request this process sent) the
+// Host header's host, else the address. A client peer is named by its
+// address without the port, which is ephemeral and would make every
+// connection a pair of its own.
+func (o *Observer) peer(r *record, queued time.Time) (string, uint32) {
 	local, remote := r.local.unpack(), r.remote.unpack()
-	if name, ok := o.localPeer(r.netns, r.peerTGID, &r.peerComm, local, remote, queued); ok {
-		return name
+	if name, pid, ok := o.localPeer(r.netns, r.peerTGID, &r.peerComm, local, remote, queued); ok {
+		return name, pid
 	}
 	var buf [64]byte
 	if r.dir == loader.Egress {
@@ -440,32 +471,32 @@ func (o *Observer) peer(r *record, queued time.Time) string {
 		// only when it does not look like PII, which must never become
 		// a metric label.
 		if host := hostOnly(r.host[:r.hostLen]); len(host) > 0 && pii.Scan(host, 0) == 0 {
-			return o.intern.get(host)
+			return o.intern.get(host), 0
 		}
-		return o.intern.get(remote.AppendTo(buf[:0]))
+		return o.intern.get(remote.AppendTo(buf[:0])), 0
 	}
-	return o.intern.get(remote.Addr().AppendTo(buf[:0]))
+	return o.intern.get(remote.Addr().AppendTo(buf[:0])), 0
 }
 
-// localPeer names the local process at the other end of a connection, if
-// one is known: the one the event named (PeerTGID), else the owner of that
-// end seen in an earlier event, else the one Config.Owner finds for a
-// loopback sender.
-func (o *Observer) localPeer(netns, peerTGID uint32, peerComm *[16]byte, local, remote netip.AddrPort, now time.Time) (string, bool) {
+// localPeer names the local process at the other end of a connection, and
+// returns its pid, if one is known: the one the event named (PeerTGID),
+// else the owner of that end seen in an earlier event, else the one
+// Config.Owner finds for a loopback sender.
+func (o *Observer) localPeer(netns, peerTGID uint32, peerComm *[16]byte, local, remote netip.AddrPort, now time.Time) (string, uint32, bool) {
 	if peerTGID != 0 {
-		return o.service(peerTGID, peerComm[:], now), true
+		return o.service(peerTGID, peerComm[:], now), peerTGID, true
 	}
 	if owner, ok := o.cfg.Owners.Peer(netns, local, remote); ok {
-		return o.service(owner.TGID, owner.Comm[:], now), true
+		return o.service(owner.TGID, owner.Comm[:], now), owner.TGID, true
 	}
 	if o.cfg.Owner != nil && remote.Addr().IsLoopback() {
 		// The sender's end as the kernel keys it: its local address is
 		// this end's remote one.
 		if tgid, comm, ok := o.cfg.Owner(netns, remote, local); ok {
-			return o.service(tgid, comm[:], now), true
+			return o.service(tgid, comm[:], now), tgid, true
 		}
 	}
-	return "", false
+	return "", 0, false
 }
 
 // hostOnly strips the port from a Host header value.

@@ -184,7 +184,7 @@ func NewReport(host string, started, ended time.Time, s Snapshot, lost map[strin
 			SentContinued: sv.Continued, SentNewRoot: sv.NewRoot, SentDropped: sv.Dropped,
 			BrokenPairs: make([]ReportPairKey, 0, len(sv.BrokenPairs))}
 		for _, k := range sv.BrokenPairs {
-			rs.BrokenPairs = append(rs.BrokenPairs, ReportPairKey{k.Source, k.Destination, k.Protocol})
+			rs.BrokenPairs = append(rs.BrokenPairs, ReportPairKey(k))
 		}
 		r.Services = append(r.Services, rs)
 	}
