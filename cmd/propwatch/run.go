@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.opentelemetry.io/otel"
 
+	"github.com/propwatch/propwatch/internal/chain"
 	"github.com/propwatch/propwatch/internal/identity"
 	"github.com/propwatch/propwatch/internal/loader"
 	"github.com/propwatch/propwatch/internal/observe"
@@ -44,6 +45,9 @@ type runFlags struct {
 	hooks        string
 	otlpEndpoint string
 	otlpRate     float64
+	chainWindow  time.Duration
+	chainIDs     int
+	chainPerProc int
 }
 
 func newRunCmd() *cobra.Command {
@@ -74,6 +78,9 @@ func newRunCmd() *cobra.Command {
 	fl.IntVar(&f.ringBytes, "ringbuf-bytes", loader.DefaultRingBufferBytes, "size of the kernel ring buffer (a power of two)")
 	fl.IntVar(&f.kafkaCapture, "kafka-capture-bytes", loader.DefaultKafkaCaptureBytes, fmt.Sprintf("bytes of each Kafka frame (Produce request, Fetch response) captured and decoded, at most %d; the rest of a longer frame is a coverage gap", loader.MaxKafkaCaptureBytes))
 	fl.IntVar(&f.kafkaMemory, "kafka-memory", observe.DefaultKafkaMemory, "bytes the Kafka frames in reassembly may hold at once (at least --kafka-capture-bytes); a frame past it is judged on its first chunk")
+	fl.DurationVar(&f.chainWindow, "chain-window", chain.DefaultWindow, "how long a trace id a local service received is remembered to judge what it sends (continued, new_root, dropped); whole seconds")
+	fl.IntVar(&f.chainIDs, "chain-ids", chain.DefaultMaxIDs, fmt.Sprintf("received trace ids remembered in all (%d bytes each at most); past it the least recent is evicted and counted", chain.EntryBytes))
+	fl.IntVar(&f.chainPerProc, "chain-ids-per-process", chain.DefaultMaxPerProcess, "received trace ids remembered per process")
 	fl.DurationVar(&f.interval, "interval", 2*time.Second, "refresh period of the live view")
 	fl.BoolVar(&f.quiet, "quiet", false, "no live view")
 	fl.StringVar(&f.hooks, "hooks", string(loader.HooksAuto), "kernel hooks: auto (the first of sock, btf, raw, syscalls that loads), sock (tp_btf sock_send_length and sock_recv_length, Linux 6.3+), btf (tp_btf sys_exit), raw (raw tracepoint sys_exit) or syscalls (the syscall tracepoints, which work everywhere)")
@@ -95,6 +102,9 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 	}
 	if f.otlpRate <= 0 {
 		return &exitError{code: exitUsage, msg: "--otlp-spans-per-second must be positive"}
+	}
+	if f.chainWindow < time.Second || f.chainIDs <= 0 || f.chainPerProc <= 0 {
+		return &exitError{code: exitUsage, msg: "--chain-window must be at least 1s, --chain-ids and --chain-ids-per-process positive"}
 	}
 	level := slog.LevelInfo
 	if f.verbose {
@@ -160,6 +170,8 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 
 		KafkaMaxFrame: f.kafkaCapture,
 		KafkaMemory:   f.kafkaMemory,
+
+		Chain: chain.Config{Window: f.chainWindow, MaxIDs: f.chainIDs, MaxPerProcess: f.chainPerProc},
 	}
 	metrics := []prometheus.Collector{report.NewCollector(agg, report.KernelCounters{Lost: l.Lost, Errors: l.KernelErrors})}
 	if evidence != nil {

@@ -59,7 +59,8 @@ func TestOTLPFlags(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
 	base := func() runFlags {
 		return runFlags{limits: w3c.DefaultBaggageLimits(), maxPairs: 10, interval: time.Second,
-			kafkaCapture: loader.DefaultKafkaCaptureBytes, kafkaMemory: observe.DefaultKafkaMemory, otlpRate: 10}
+			kafkaCapture: loader.DefaultKafkaCaptureBytes, kafkaMemory: observe.DefaultKafkaMemory, otlpRate: 10,
+			chainWindow: time.Minute, chainIDs: 1, chainPerProc: 1}
 	}
 	for _, c := range []struct {
 		name     string
@@ -82,5 +83,19 @@ func TestOTLPFlags(t *testing.T) {
 	}
 	if x, err := newEvidence(base(), slog.New(slog.NewTextHandler(io.Discard, nil))); x != nil || err != nil {
 		t.Errorf("no endpoint: exporter %v, err %v", x, err)
+	}
+}
+
+// TestRunChainFlags: continuity's bounds are checked before anything is
+// loaded.
+func TestRunChainFlags(t *testing.T) {
+	cmd := newRunCmd()
+	for _, args := range [][]string{{"--chain-window", "0s"}, {"--chain-ids", "0"}, {"--chain-ids-per-process", "-1"}} {
+		cmd.SetArgs(args)
+		err := cmd.Execute()
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != exitUsage || !strings.Contains(ee.msg, "--chain-window") {
+			t.Errorf("%v: %v", args, err)
+		}
 	}
 }
