@@ -22,7 +22,7 @@ import (
 // process of its own so that each has its service name.
 
 // kafkaTopics are the topics the broker serves.
-var kafkaTopics = []string{"orders", "payments", "audit", "legacy", "kcat-in", "shipments"}
+var kafkaTopics = []string{"orders", "payments", "audit", "legacy", "kcat-in", "shipments", "chain-in", "chain-out"}
 
 // runKafkaPeer runs the Kafka roles; ok is false for other roles.
 func runKafkaPeer(role string) (ok bool, err error) {
@@ -117,8 +117,11 @@ func kafkaProducer() error {
 
 // kafkaConsumer reads KAFKA_N records of KAFKA_TOPIC from its start and
 // prints "done". With KAFKA_TO set it is a relay: it produces each record
-// to KAFKA_TO without its headers, the consumer that drops the context it
-// received, the break propwatch exists to find.
+// to KAFKA_TO, by default without its headers, the consumer that drops the
+// context it received, the break propwatch exists to find;
+// KAFKA_RELAY_CONTEXT=same keeps the record's headers (the trace goes on),
+// =fresh gives each record a traceparent of a new trace (the consumer
+// whose handler lost the record's context, and whose SDK started anew).
 func kafkaConsumer() error {
 	n, err := strconv.Atoi(os.Getenv("KAFKA_N"))
 	if err != nil {
@@ -146,7 +149,16 @@ func kafkaConsumer() error {
 			continue
 		}
 		var out []*kgo.Record
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, &kgo.Record{Value: r.Value}) })
+		fs.EachRecord(func(r *kgo.Record) {
+			rec := &kgo.Record{Value: r.Value}
+			switch os.Getenv("KAFKA_RELAY_CONTEXT") {
+			case "same":
+				rec.Headers = r.Headers
+			case "fresh":
+				rec.Headers = []kgo.RecordHeader{{Key: "traceparent", Value: []byte(freshTraceparent())}}
+			}
+			out = append(out, rec)
+		})
 		if err := cl.ProduceSync(ctx, out...).FirstErr(); err != nil {
 			return err
 		}
