@@ -166,6 +166,18 @@ func TestObserveKafka(t *testing.T) {
 				w.records, w.missing, w.email)
 		}
 	}
+	// The relay received traced records and dropped their context: every
+	// record it produced breaks the chain; the producers, entry points,
+	// break nothing.
+	for k, p := range pairs {
+		want := uint64(0)
+		if k == [2]string{svc("relay"), "shipments"} {
+			want = 8
+		}
+		if p.BrokenChainReasons["dropped"] != want || p.BrokenChain != want || p.Continued != 0 {
+			t.Errorf("%s -> %s: continued %d, broken %v; want dropped %d", k[0], k[1], p.Continued, p.BrokenChainReasons, want)
+		}
+	}
 	// The bad peer's garbage Produce is a pair with no record, only gaps
 	// or failures; its other frames, failures only.
 	var badGaps uint64
