@@ -51,21 +51,19 @@ func (o *Observer) classify(pid uint32, v *parse.Verdict, at int64) chain.Outcom
 // record with it. A receipt not remembered when its event was judged (the
 // event kept of a request between two addresses of this host was the
 // client's) is remembered now, after the send is classified.
-func (o *Observer) chainHTTP(v *parse.Verdict, client, server uint32, k report.PairKey, dir loader.Direction, at int64) *report.ChainEvent {
-	e := &o.chainEvent
-	*e = report.ChainEvent{}
+func (o *Observer) chainHTTP(v *parse.Verdict, client, server uint32, dir loader.Direction, at int64) report.ChainEvent {
+	var e report.ChainEvent
 	if client == server {
 		return e
 	}
-	sender, receiver := k.Source, k.Destination
 	if client != 0 {
-		e.Sender, e.Outcome = sender, o.classify(client, v, at)
+		e.Outcome = o.classify(client, v, at)
 	}
 	if server != 0 && traced(v) {
 		if dir == loader.Egress {
 			o.chain.Receive(server, v.Trace.TraceID, at)
 		}
-		e.Receiver = receiver
+		e.Received = true
 	}
 	return e
 }
@@ -73,17 +71,16 @@ func (o *Observer) chainHTTP(v *parse.Verdict, client, server uint32, k report.P
 // chainKafka handles one record of the frame being decoded: a fetched
 // record is a receipt of its consumer, remembered at once; a produced one
 // a send of its producer, queued to be classified after NameDelay.
-func (o *Observer) chainKafka(v *parse.Verdict) *report.ChainEvent {
+func (o *Observer) chainKafka(v *parse.Verdict) report.ChainEvent {
 	k := &o.kafka
-	e := &o.chainEvent
-	*e = report.ChainEvent{}
+	var e report.ChainEvent
 	if k.clientPID == 0 {
 		return e
 	}
 	if !k.produce {
 		if traced(v) {
 			o.chain.Receive(k.clientPID, v.Trace.TraceID, k.now)
-			e.Receiver = k.client
+			e.Received = true
 		}
 		return e
 	}
@@ -117,7 +114,7 @@ func (o *Observer) classifySend(s *kafkaSend) {
 	} else {
 		out = o.chain.Sent(s.pid, &s.id, s.at)
 	}
-	o.cfg.Aggregator.Chain(s.pair, s.pair.Source, out)
+	o.cfg.Aggregator.Chain(s.pair, out)
 	s.pair = report.PairKey{} // no string kept alive by a free slot
 }
 
@@ -129,8 +126,8 @@ func (o *Observer) reportEvictions() {
 	}
 }
 
-// kafkaSend is a Produce record waiting to be classified. Its pair's
-// source is the producer.
+// kafkaSend is a Produce record waiting to be classified, whose pair's
+// source is its producer.
 type kafkaSend struct {
 	pair    report.PairKey
 	pid     uint32
@@ -184,8 +181,8 @@ func (q *sendQueue) pop() *kafkaSend {
 // evidenceChain is the continuity finding an evidence span names for the
 // send e classified: "new_root" for a send that started a trace its
 // process did not receive, else none.
-func evidenceChain(e *report.ChainEvent) string {
-	if e != nil && e.Outcome == chain.NewRoot {
+func evidenceChain(e report.ChainEvent) string {
+	if e.Outcome == chain.NewRoot {
 		return chain.NewRoot.String()
 	}
 	return ""

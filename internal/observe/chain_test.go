@@ -214,3 +214,44 @@ func TestChainEvictionsReported(t *testing.T) {
 		t.Errorf("evictions %d, want 3", s.ChainEvictions)
 	}
 }
+
+// BenchmarkChainRequest is the observer's share of one hop of a chain
+// seen over loopback: web calls checkout with a trace of its own, and
+// checkout calls inventory with the same trace. Each iteration is the two
+// requests: checkout's receipt is remembered, its send classified as
+// continued, and both counted per pair and per service. Compare with
+// BenchmarkLoopbackRequest/receiver-only, one request whose sender
+// received nothing, times two.
+func BenchmarkChainRequest(b *testing.B) {
+	const distinct = 4096 // trace ids cycled through: a live memory of that many
+	in, out := make([][]byte, distinct), make([][]byte, distinct)
+	for i := range distinct {
+		tp := tpOf(i + 1)
+		in[i] = []byte(get("/in", tp))
+		out[i] = []byte(get("/out", tp))
+	}
+	f := chainFixture(&testing.T{})
+	ev := func(tgid, peer uint32, sock uint64, local, remote netip.AddrPort, data []byte) *loader.Event {
+		return &loader.Event{TGID: tgid, PeerTGID: peer, Sock: sock, Local: local, Remote: remote,
+			Direction: loader.Ingress, Start: true, Len: len(data), Data: data}
+	}
+	evIn := ev(clientPID, webPID, 1, checkoutAddr, webAddr, nil)
+	evOut := ev(serverPID, clientPID, 2, serverAddr, checkoutOut, nil)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		evIn.Data, evIn.Len = in[i%distinct], len(in[i%distinct])
+		evOut.Data, evOut.Len = out[i%distinct], len(out[i%distinct])
+		f.obs.Handle(evIn, f.now)
+		f.obs.Handle(evOut, f.now)
+		i++
+		if i%1024 == 0 {
+			f.now = f.now.Add(time.Second)
+			f.obs.Tick(f.now)
+		}
+	}
+	p := f.pair(f.settle(), "checkout", "inventory")
+	if p.Requests != uint64(i) || p.Continued != uint64(i) {
+		b.Fatalf("%d requests, %d continued; want %d", p.Requests, p.Continued, i)
+	}
+}

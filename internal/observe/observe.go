@@ -68,7 +68,9 @@ type Config struct {
 	StreamTTL time.Duration
 	// NameDelay is how long a judged request waits before its pair is
 	// named, so that the event of the other end of a local connection has
-	// arrived and told whose socket it is. 250ms when zero.
+	// arrived and told whose socket it is. It is also how long a send
+	// waits before it is classified (chain.go), so that the receipt that
+	// caused it has been seen. 250ms when zero.
 	NameDelay time.Duration
 	// MaxQueued caps the requests waiting for NameDelay; past it the
 	// oldest is named at once. 65536 when zero.
@@ -151,10 +153,9 @@ type Observer struct {
 
 	kafka kafkaState
 
-	chain      *chain.Memory
-	chainEvent report.ChainEvent // of the record being named
-	evictions  uint64            // chain evictions already told the Aggregator
-	sends      sendQueue         // Kafka records sent, waiting to be classified
+	chain     *chain.Memory
+	evictions uint64    // chain evictions already told the Aggregator
+	sends     sendQueue // Kafka records sent, waiting to be classified
 }
 
 type streamKey struct {
@@ -448,7 +449,7 @@ func (o *Observer) name(r *record) {
 	if r.dir == loader.Ingress {
 		client, server = peerPID, r.tgid
 	}
-	ce := o.chainHTTP(v, client, server, k, r.dir, r.queued)
+	ce := o.chainHTTP(v, client, server, r.dir, r.queued)
 	o.cfg.Aggregator.RecordChain(k, v, ce)
 	if o.cfg.Evidence != nil && v.Trace.HasParent() {
 		o.cfg.Evidence.Evidence(queued, k, v, evidenceChain(ce))

@@ -92,6 +92,9 @@ type pairCounters struct {
 	invalid  []codeCount
 	defects  []codeCount
 	gaps     []codeCount
+	// src and dst are the continuity counters of the pair's ends, once
+	// looked up (chain.go).
+	src, dst *serviceCounters
 }
 
 // counts are the fixed-size counters of a pair: a plain value, so that

@@ -22,18 +22,16 @@ const (
 // maxBrokenPairs bounds the pairs a service lists as broken by it.
 const maxBrokenPairs = 64
 
-// ChainEvent is what continuity says about one request: the local process
-// that sent it and how its send was classified, and the local process
-// that received it with traced context. Names are service names; an empty
-// one means that end is not a local process (or not classified).
+// ChainEvent is what continuity says about one request of a pair: how
+// its sender, the pair's source, was judged to have sent it, and whether
+// its receiver, the pair's destination, is a local process that received
+// it with valid context naming its trace.
 type ChainEvent struct {
-	// Sender is the service of the local process that sent the request,
-	// Outcome the classification of that send (chain.None: not counted).
-	Sender  string
+	// Outcome classifies the send (chain.None: not counted).
 	Outcome chain.Outcome
-	// Receiver is the service of the local process that received the
-	// request with valid, identified context; empty when none did.
-	Receiver string
+	// Received: the destination is a local process and received traced
+	// input.
+	Received bool
 }
 
 // serviceCounters are the continuity counts of one local service.
@@ -60,32 +58,30 @@ type ServiceStats struct {
 }
 
 // RecordChain is Record with what continuity says about the request. One
-// lock and one pair lookup serve both, so continuity costs the hot path
-// only its counters.
-func (a *Aggregator) RecordChain(k PairKey, v *parse.Verdict, e *ChainEvent) {
+// lock and one pair lookup serve both, and a pair keeps its services'
+// counters, so continuity costs the hot path only its counters.
+func (a *Aggregator) RecordChain(k PairKey, v *parse.Verdict, e ChainEvent) {
 	a.mu.Lock()
 	p := a.record(k, v)
-	if e != nil {
-		if e.Outcome != chain.None {
-			a.chain(p, e.Sender, e.Outcome)
-		}
-		if e.Receiver != "" {
-			a.service(e.Receiver).received++
-		}
+	if e.Outcome != chain.None {
+		a.chain(p, k, e.Outcome)
+	}
+	if e.Received {
+		a.destination(p, k).received++
 	}
 	a.mu.Unlock()
 }
 
 // Chain counts the classification of one request of pair k, already
-// recorded, that service sender sent. The observer classifies Kafka
-// Produce records after a grace delay, so their outcome comes apart from
-// the record.
-func (a *Aggregator) Chain(k PairKey, sender string, o chain.Outcome) {
+// recorded, as its source sent it. The observer classifies Kafka Produce
+// records after a grace delay, so their outcome comes apart from the
+// record.
+func (a *Aggregator) Chain(k PairKey, o chain.Outcome) {
 	if o == chain.None {
 		return
 	}
 	a.mu.Lock()
-	a.chain(a.lookup(k), sender, o)
+	a.chain(a.lookup(k), k, o)
 	a.mu.Unlock()
 }
 
@@ -97,9 +93,10 @@ func (a *Aggregator) AddChainEvictions(n uint64) {
 	a.mu.Unlock()
 }
 
-// chain counts outcome o of pair p sent by service sender, with a.mu held.
-func (a *Aggregator) chain(p *pairCounters, sender string, o chain.Outcome) {
-	s := a.service(sender)
+// chain counts outcome o of a request of pair p (whose key, unfolded, is
+// k), with a.mu held.
+func (a *Aggregator) chain(p *pairCounters, k PairKey, o chain.Outcome) {
+	s := a.source(p, k)
 	switch o {
 	case chain.Continued:
 		p.c.continued++
@@ -117,6 +114,29 @@ func (a *Aggregator) chain(p *pairCounters, sender string, o chain.Outcome) {
 	if len(s.broken) < maxBrokenPairs && !slices.Contains(s.broken, p.key) {
 		s.broken = append(s.broken, p.key)
 	}
+}
+
+// source and destination return the service counters of the ends of pair
+// p, with a.mu held: kept in the pair, but for an overflow pair, whose key
+// no longer names them, looked up by k's names.
+func (a *Aggregator) source(p *pairCounters, k PairKey) *serviceCounters {
+	if p.overflow {
+		return a.service(k.Source)
+	}
+	if p.src == nil {
+		p.src = a.service(p.key.Source)
+	}
+	return p.src
+}
+
+func (a *Aggregator) destination(p *pairCounters, k PairKey) *serviceCounters {
+	if p.overflow {
+		return a.service(k.Destination)
+	}
+	if p.dst == nil {
+		p.dst = a.service(p.key.Destination)
+	}
+	return p.dst
 }
 
 // service returns the counters of a service, with a.mu held. Services are

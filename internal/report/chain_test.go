@@ -20,19 +20,19 @@ func chainAggregator() *Aggregator {
 	in, out := PairKey{"web", "checkout", "http"}, PairKey{"checkout", "inventory", "http"}
 	valid := parse.Verdict{Context: parse.Valid}
 	for range 10 {
-		a.RecordChain(in, &valid, &ChainEvent{Receiver: "checkout"})
+		a.RecordChain(in, &valid, ChainEvent{Received: true})
 	}
 	for _, c := range []struct {
 		o chain.Outcome
 		n int
 	}{{chain.Continued, 4}, {chain.NewRoot, 3}, {chain.Dropped, 2}, {chain.None, 5}} {
 		for range c.n {
-			a.RecordChain(out, &valid, &ChainEvent{Sender: "checkout", Outcome: c.o})
+			a.RecordChain(out, &valid, ChainEvent{Outcome: c.o})
 		}
 	}
 	kafka := PairKey{"checkout", "orders", "kafka"}
 	a.Record(kafka, &parse.Verdict{})
-	a.Chain(kafka, "checkout", chain.Dropped)
+	a.Chain(kafka, chain.Dropped)
 	a.AddChainEvictions(7)
 	return a
 }
