@@ -45,10 +45,23 @@ func FuzzHandle(f *testing.F) {
 		}
 		fx.obs.Flush()
 		s := fx.agg.Snapshot()
+		var classified, sent uint64
 		for _, p := range s.Pairs {
 			if p.MissingContext+p.InvalidContext > p.Requests || p.Truncated > p.Requests {
 				t.Fatalf("pair %+v", p)
 			}
+			// Each request is classified once at most, a dropped one only
+			// when it carried no context.
+			if p.Continued+p.BrokenChain() > p.Requests || p.Dropped > p.MissingContext {
+				t.Fatalf("pair %+v", p)
+			}
+			classified += p.Continued + p.BrokenChain()
+		}
+		for _, sv := range s.Services {
+			sent += sv.Continued + sv.NewRoot + sv.Dropped
+		}
+		if sent != classified {
+			t.Fatalf("services sent %d, pairs classified %d", sent, classified)
 		}
 	})
 }
