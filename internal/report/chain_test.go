@@ -149,3 +149,23 @@ func TestLiveBrokenFirst(t *testing.T) {
 		t.Errorf("rows (pair:BROKEN) %s", got)
 	}
 }
+
+// TestChainServicesBounded: services are capped like pairs, and folded
+// pairs still count under their real services.
+func TestChainServicesBounded(t *testing.T) {
+	a := NewAggregator(AggregatorConfig{MaxPairs: 2})
+	v := parse.Verdict{}
+	for _, src := range []string{"s1", "s2", "s3", "s4\x1b[31m"} {
+		a.RecordChain(PairKey{src, "db", "http"}, &v, ChainEvent{Outcome: chain.Dropped})
+	}
+	s := a.Snapshot()
+	var names []string
+	var dropped uint64
+	for _, sv := range s.Services {
+		names = append(names, sv.Service)
+		dropped += sv.Dropped
+	}
+	if got := strings.Join(names, ","); got != "(overflow),s1,s2" || dropped != 4 {
+		t.Errorf("services %s, %d dropped", got, dropped)
+	}
+}
