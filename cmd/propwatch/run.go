@@ -79,7 +79,7 @@ func newRunCmd() *cobra.Command {
 	fl.IntVar(&f.kafkaCapture, "kafka-capture-bytes", loader.DefaultKafkaCaptureBytes, fmt.Sprintf("bytes of each Kafka frame (Produce request, Fetch response) captured and decoded, at most %d; the rest of a longer frame is a coverage gap", loader.MaxKafkaCaptureBytes))
 	fl.IntVar(&f.kafkaMemory, "kafka-memory", observe.DefaultKafkaMemory, "bytes the Kafka frames in reassembly may hold at once (at least --kafka-capture-bytes); a frame past it is judged on its first chunk")
 	fl.DurationVar(&f.chainWindow, "chain-window", chain.DefaultWindow, "how long a trace id a local service received is remembered to judge what it sends (continued, new_root, dropped); whole seconds")
-	fl.IntVar(&f.chainIDs, "chain-ids", chain.DefaultMaxIDs, fmt.Sprintf("received trace ids remembered in all (%d bytes each at most); past it the least recent is evicted and counted", chain.EntryBytes))
+	fl.IntVar(&f.chainIDs, "chain-ids", chain.DefaultMaxIDs, fmt.Sprintf("received trace ids remembered in all (%d bytes each at most with a power of two); past it the least recently received is evicted and counted", chain.EntryBytes))
 	fl.IntVar(&f.chainPerProc, "chain-ids-per-process", chain.DefaultMaxPerProcess, "received trace ids remembered per process")
 	fl.DurationVar(&f.interval, "interval", 2*time.Second, "refresh period of the live view")
 	fl.BoolVar(&f.quiet, "quiet", false, "no live view")

@@ -61,8 +61,10 @@ const (
 	DefaultMaxProcesses  = 4096
 )
 
-// EntryBytes is what one remembered id costs at most: its entry (32 bytes)
-// and its share of the hash table (at most two 4-byte slots).
+// EntryBytes is what one remembered id costs at most when MaxIDs is a
+// power of two, as the defaults are: its entry (32 bytes) and its share of
+// the hash table, two 4-byte slots (the table is a power of two at least
+// twice the entries; with another cap, up to four slots, 48 bytes).
 const EntryBytes = 40
 
 // Config bounds a Memory; zero fields take the defaults.
@@ -100,8 +102,8 @@ type Memory struct {
 
 	procs    []proc
 	procFree []int32
-	bySlot   map[uint32]int32 // pid → index in procs
-	// lastPID and lastProc cache the last lookup of bySlot (lastProc is
+	byPID    map[uint32]int32 // pid → index in procs
+	// lastPID and lastProc cache the last lookup of byPID (lastProc is
 	// nilIdx when empty): the send of a request follows the receipt of
 	// the one that caused it, in the same process.
 	lastPID   uint32
@@ -159,7 +161,7 @@ func New(cfg Config) *Memory {
 		free:     nilIdx,
 		ghead:    nilIdx,
 		gtail:    nilIdx,
-		bySlot:   make(map[uint32]int32),
+		byPID:    make(map[uint32]int32),
 		lastProc: nilIdx,
 	}
 }
@@ -169,7 +171,7 @@ func (m *Memory) lookup(pid uint32) (int32, bool) {
 	if m.lastProc != nilIdx && m.lastPID == pid {
 		return m.lastProc, true
 	}
-	pi, ok := m.bySlot[pid]
+	pi, ok := m.byPID[pid]
 	if ok {
 		m.lastPID, m.lastProc = pid, pi
 	}
@@ -237,7 +239,7 @@ func (m *Memory) Expire(now int64) {
 	for m.gtail != nilIdx && int64(m.entries[m.gtail].seen) < cutoff {
 		m.remove(m.gtail)
 	}
-	for pid, pi := range m.bySlot {
+	for pid, pi := range m.byPID {
 		if p := &m.procs[pi]; p.count == 0 && int64(p.lastRecv) < cutoff {
 			m.dropProc(pid, pi)
 		}
@@ -252,13 +254,13 @@ func (m *Memory) Evictions() uint64 { return m.evictions }
 func (m *Memory) Len() int { return m.used }
 
 // Processes returns the processes remembered.
-func (m *Memory) Processes() int { return len(m.bySlot) }
+func (m *Memory) Processes() int { return len(m.byPID) }
 
 // Bytes returns the memory the tables hold (entries, hash table and
 // processes), grown or not.
 func (m *Memory) Bytes() int {
 	return cap(m.entries)*int(unsafe.Sizeof(entry{})) + cap(m.table)*4 +
-		cap(m.procs)*int(unsafe.Sizeof(proc{})) + len(m.bySlot)*16
+		cap(m.procs)*int(unsafe.Sizeof(proc{})) + len(m.byPID)*16
 }
 
 // low64 keys an id by its low 64 bits: a 64-bit id (B3, Datadog) is the
@@ -290,11 +292,11 @@ func (m *Memory) proc(pid uint32, t uint32) int32 {
 	if pi, ok := m.lookup(pid); ok {
 		return pi
 	}
-	if len(m.bySlot) >= m.maxProcs {
+	if len(m.byPID) >= m.maxProcs {
 		// Forget the process that received last longest ago: a scan, but
 		// only when a new process arrives at a full table.
 		oldest, oldestPID := int32(nilIdx), uint32(0)
-		for q, qi := range m.bySlot {
+		for q, qi := range m.byPID {
 			// Ties go to the lower pid, so that the choice does not
 			// depend on the map's order.
 			lq, lo := m.procs[qi].lastRecv, uint32(0)
@@ -319,12 +321,12 @@ func (m *Memory) proc(pid uint32, t uint32) int32 {
 		pi = int32(len(m.procs) - 1)
 	}
 	m.procs[pi] = proc{pid: pid, head: nilIdx, tail: nilIdx}
-	m.bySlot[pid] = pi
+	m.byPID[pid] = pi
 	return pi
 }
 
 func (m *Memory) dropProc(pid uint32, pi int32) {
-	delete(m.bySlot, pid)
+	delete(m.byPID, pid)
 	if m.lastProc == pi {
 		m.lastProc = nilIdx
 	}

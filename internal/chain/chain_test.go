@@ -151,14 +151,14 @@ func TestHashRuns(t *testing.T) {
 		m.Receive(uint32(i%7), tid(i+1), at(0))
 	}
 	for i := uint64(0); i < n; i += 3 {
-		_, e := m.find(m.bySlot[uint32(i%7)], i+1)
+		_, e := m.find(m.byPID[uint32(i%7)], i+1)
 		if e == nilIdx {
 			t.Fatalf("id %d lost", i+1)
 		}
 		m.remove(e)
 	}
 	for i := range uint64(n) {
-		_, e := m.find(m.bySlot[uint32(i%7)], i+1)
+		_, e := m.find(m.byPID[uint32(i%7)], i+1)
 		if (e != nilIdx) != (i%3 != 0) {
 			t.Fatalf("id %d: found %v", i+1, e != nilIdx)
 		}
