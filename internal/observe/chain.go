@@ -1,6 +1,8 @@
 package observe
 
 import (
+	"time"
+
 	"github.com/propwatch/propwatch/internal/chain"
 	"github.com/propwatch/propwatch/internal/loader"
 	"github.com/propwatch/propwatch/internal/parse"
@@ -23,6 +25,13 @@ import (
 // are classified only after NameDelay: HTTP requests when they are named,
 // Kafka Produce records from sendQueue. A receipt up to NameDelay after a
 // send still continues it.
+//
+// Evidence: a send is shown to the EvidenceSink when it is classified, so
+// that the span of a new root says so. For Kafka that means sendQueue
+// keeps each queued record's verdict as the naming queue keeps an HTTP
+// request's (a kafkaSend is 256 bytes, 16 MiB at the default cap of 65,536
+// records in NameDelay) rather than only its trace id: the span of a
+// record with other findings is built from it, whatever the outcome.
 //
 // A request a process sends to itself (over loopback) is neither a
 // receipt nor a send of it, so that it can never continue itself.
@@ -70,29 +79,34 @@ func (o *Observer) chainHTTP(v *parse.Verdict, client, server uint32, dir loader
 
 // chainKafka handles one record of the frame being decoded: a fetched
 // record is a receipt of its consumer, remembered at once; a produced one
-// a send of its producer, queued to be classified after NameDelay.
-func (o *Observer) chainKafka(v *parse.Verdict) report.ChainEvent {
+// a send of its producer, queued to be classified after NameDelay. queued
+// says it was: its evidence, if any, is then offered when it is classified
+// (classifySend), not now.
+func (o *Observer) chainKafka(v *parse.Verdict) (e report.ChainEvent, queued bool) {
 	k := &o.kafka
-	var e report.ChainEvent
 	if k.clientPID == 0 {
-		return e
+		return e, false
 	}
 	if !k.produce {
 		if traced(v) {
 			o.chain.Receive(k.clientPID, v.Trace.TraceID, k.now)
 			e.Received = true
 		}
-		return e
+		return e, false
 	}
-	if v.Context == parse.Missing || traced(v) {
-		s := o.sends.push()
-		if s == nil {
-			o.classifySend(o.sends.pop())
-			s = o.sends.push()
-		}
-		*s = kafkaSend{pair: k.lastPair, pid: k.clientPID, at: k.now, missing: v.Context == parse.Missing, id: v.Trace.TraceID}
+	if v.Context != parse.Missing && !traced(v) {
+		return e, false
 	}
-	return e
+	s := o.sends.push()
+	if s == nil {
+		o.classifySend(o.sends.pop())
+		s = o.sends.push()
+	}
+	s.pair, s.pid, s.at = k.lastPair, k.clientPID, k.now
+	// The whole verdict, not only its context and trace id: a send's
+	// evidence span is built when it is classified, from what is kept.
+	s.judged.set(v, &o.codes)
+	return e, true
 }
 
 // classifySends classifies the queued Kafka sends made at or before
@@ -107,14 +121,25 @@ func (o *Observer) classifySends(until int64) {
 	}
 }
 
+// classifySend classifies a Kafka send, counts the outcome on its pair,
+// and offers the record's evidence with its continuity finding: this is
+// the one time a queued send is shown to the EvidenceSink, so that a new
+// root's span says so, and a record with other findings but no new root
+// still gets its one span.
 func (o *Observer) classifySend(s *kafkaSend) {
+	t := &s.judged.tally
 	var out chain.Outcome
-	if s.missing {
+	switch {
+	case t.context == parse.Missing:
 		out = o.chain.Sent(s.pid, nil, s.at)
-	} else {
-		out = o.chain.Sent(s.pid, &s.id, s.at)
+	default:
+		out = o.chain.Sent(s.pid, &t.trace.TraceID, s.at)
 	}
 	o.cfg.Aggregator.Chain(s.pair, out)
+	if o.cfg.Evidence != nil && t.trace.HasParent() {
+		v := s.judged.verdict(&o.named, &o.codes)
+		o.cfg.Evidence.Evidence(time.Unix(0, s.at), s.pair, v, evidenceChain(report.ChainEvent{Outcome: out}))
+	}
 	s.pair = report.PairKey{} // no string kept alive by a free slot
 }
 
@@ -127,13 +152,13 @@ func (o *Observer) reportEvictions() {
 }
 
 // kafkaSend is a Produce record waiting to be classified, whose pair's
-// source is its producer.
+// source is its producer: its verdict, kept as the naming queue keeps an
+// HTTP request's, and when it was captured (UnixNano).
 type kafkaSend struct {
-	pair    report.PairKey
-	pid     uint32
-	missing bool
-	id      [16]byte
-	at      int64
+	pair   report.PairKey
+	pid    uint32
+	at     int64
+	judged judged
 }
 
 // sendQueue is a FIFO of kafkaSends that grows up to max and then reuses

@@ -618,10 +618,12 @@ func (o *Observer) kafkaRecord(r *kafka.Record) {
 	if k.lastPair.Protocol == "" || r.Topic != k.lastTopic {
 		k.lastTopic, k.lastPair = r.Topic, k.pair(o.topicName(r.Topic))
 	}
-	o.cfg.Aggregator.RecordChain(k.lastPair, v, o.chainKafka(v))
-	// A Kafka send is classified later (classifySend), so its span, if
-	// any, carries no continuity finding.
-	if o.cfg.Evidence != nil && v.Trace.HasParent() {
+	e, queued := o.chainKafka(v)
+	o.cfg.Aggregator.RecordChain(k.lastPair, v, e)
+	// A queued send is shown to the EvidenceSink once it is classified
+	// (classifySend), with its continuity finding; offering it now too
+	// would give a record with findings two spans.
+	if !queued && o.cfg.Evidence != nil && v.Trace.HasParent() {
 		o.cfg.Evidence.Evidence(time.Unix(0, k.now), k.lastPair, v, "")
 	}
 }

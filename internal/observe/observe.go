@@ -113,7 +113,7 @@ type Config struct {
 	Chain chain.Config
 
 	// Evidence, when set, is shown every request and record that carries
-	// a valid traceparent, once it is named (see EvidenceSink).
+	// a valid traceparent, once (see EvidenceSink).
 	Evidence EvidenceSink
 }
 
@@ -121,11 +121,16 @@ type Config struct {
 // trace: those whose verdict has a valid traceparent (parse.TraceIDs
 // HasParent). It decides itself which ones have a finding worth a span.
 //
+// Each request or record is shown once: an HTTP request when it is named,
+// a Kafka Produce record of a local producer when it is classified (both
+// NameDelay after capture, with the continuity finding), any other Kafka
+// record when its frame is decoded.
+//
 // Evidence is called with the Observer's lock held, on the goroutine that
-// handles capture events: it must return at once and never block. v is
-// valid only during the call; at is when the request was captured. chain
-// is the continuity finding for the request ("new_root"), or "" when there
-// is none or continuity is not judged.
+// handles capture events (or Tick's, or Flush's): it must return at once
+// and never block. v is valid only during the call; at is when the request
+// was captured. chain is the continuity finding for the request
+// ("new_root"), or "" when there is none or continuity is not judged.
 type EvidenceSink interface {
 	Evidence(at time.Time, pair report.PairKey, v *parse.Verdict, chain string)
 }
@@ -155,7 +160,7 @@ type Observer struct {
 
 	chain     *chain.Memory
 	evictions uint64    // chain evictions already told the Aggregator
-	sends     sendQueue // Kafka records sent, waiting to be classified
+	sends     sendQueue // Kafka records sent, waiting to be classified and shown as evidence
 }
 
 type streamKey struct {
@@ -444,7 +449,7 @@ func (o *Observer) name(r *record) {
 	if r.dir == loader.Ingress {
 		k.Source, k.Destination = peer, self
 	}
-	v := r.verdict(&o.named, &o.codes)
+	v := r.judged.verdict(&o.named, &o.codes)
 	client, server := r.tgid, peerPID
 	if r.dir == loader.Ingress {
 		client, server = peerPID, r.tgid

@@ -40,6 +40,12 @@ type record struct {
 	host          [maxHost]byte
 	hostLen       int
 
+	judged judged
+}
+
+// judged is a verdict as the queues keep it: its counts and codes, without
+// a pointer. The codes are numbered by the Observer's codeTable.
+type judged struct {
 	tally    tally
 	reasons  [maxReasons]codeID
 	nreasons int
@@ -65,8 +71,9 @@ func (a addrPort) unpack() netip.AddrPort {
 	return netip.AddrPortFrom(addr, a.port)
 }
 
-// tally is the part of a parse.Verdict that aggregates read, without
-// pointers: the codes are in record.reasons and tally.contextReason.
+// tally is the part of a parse.Verdict that aggregates and evidence spans
+// read, without pointers: the codes are in judged.reasons and
+// tally.contextReason.
 type tally struct {
 	context       parse.Context
 	contextReason codeID
@@ -83,7 +90,12 @@ func (r *record) set(ev *loader.Event, v *parse.Verdict, codes *codeTable) {
 	r.peerTGID, r.peerComm = ev.PeerTGID, ev.PeerComm
 	r.local, r.remote = packAddr(ev.Local), packAddr(ev.Remote)
 	r.hostLen = 0
-	r.tally = tally{
+	r.judged.set(v, codes)
+}
+
+// set keeps v, numbering its codes in codes.
+func (j *judged) set(v *parse.Verdict, codes *codeTable) {
+	j.tally = tally{
 		context:       v.Context,
 		contextReason: codes.id(v.ContextReason),
 		formats:       v.Formats,
@@ -93,13 +105,13 @@ func (r *record) set(ev *loader.Event, v *parse.Verdict, codes *codeTable) {
 		truncated:     v.Truncated,
 		trace:         v.Trace,
 	}
-	r.nreasons = 0
+	j.nreasons = 0
 	for _, c := range v.Reasons {
-		if r.nreasons == maxReasons {
+		if j.nreasons == maxReasons {
 			break
 		}
-		r.reasons[r.nreasons] = codes.id(c)
-		r.nreasons++
+		j.reasons[j.nreasons] = codes.id(c)
+		j.nreasons++
 	}
 }
 
@@ -110,10 +122,11 @@ func (r *record) setHost(h []byte) {
 func (r *record) queuedAt() time.Time { return time.Unix(0, r.queued) }
 
 // verdict rebuilds the verdict into v, whose Reasons buffer it reuses.
-func (r *record) verdict(v *parse.Verdict, codes *codeTable) *parse.Verdict {
-	t := &r.tally
+// Findings (where PII was found) are not kept: v has none.
+func (j *judged) verdict(v *parse.Verdict, codes *codeTable) *parse.Verdict {
+	t := &j.tally
 	reasons := v.Reasons[:0]
-	for _, id := range r.reasons[:r.nreasons] {
+	for _, id := range j.reasons[:j.nreasons] {
 		reasons = append(reasons, codes.code(id))
 	}
 	*v = parse.Verdict{
