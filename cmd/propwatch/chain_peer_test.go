@@ -69,8 +69,11 @@ func chainEntry(addr string) error {
 
 // chainService serves on loopback, printing its address first, and calls
 // the server at next for every request it gets, as the path says; it
-// answers once that call has been answered.
+// answers once that call has been answered. With CHAIN_PRINT_FRESH=1 it
+// prints "fresh " and the traceparent of each fresh trace it starts,
+// before the call, so that a test knows the ids of the new roots.
 func chainService(next string) error {
+	printFresh := os.Getenv("CHAIN_PRINT_FRESH") == "1"
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -103,8 +106,12 @@ func chainService(next string) error {
 			}
 			err = call(in[:36] + fmt.Sprintf("%016x", rand.Uint64()|1) + in[52:])
 		case "/detached":
+			tp := freshTraceparent()
+			if printFresh {
+				fmt.Println("fresh " + tp)
+			}
 			done := make(chan error, 1)
-			go func() { done <- call(freshTraceparent()) }()
+			go func() { done <- call(tp) }()
 			err = <-done
 		case "/none":
 			err = call("")

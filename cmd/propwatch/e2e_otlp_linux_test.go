@@ -39,9 +39,38 @@ func (r *otlpReceiver) Export(_ context.Context, req *coltrace.ExportTraceServic
 	return &coltrace.ExportTraceServiceResponse{}, nil
 }
 
-// spans returns the spans received whose source is tagged with tag (other
-// propwatch runs on this host may export too), and every request received
-// as JSON.
+// startOTLPReceiver serves an otlpReceiver over gRPC on loopback until the
+// test ends. It returns the receiver, the --otlp-endpoint that reaches it,
+// and its server, for a test that stops it early.
+func startOTLPReceiver(t *testing.T) (*otlpReceiver, string, *grpc.Server) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv := &otlpReceiver{}
+	srv := grpc.NewServer()
+	coltrace.RegisterTraceServiceServer(srv, recv)
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	return recv, "http://" + ln.Addr().String(), srv
+}
+
+// await waits until at least want spans tagged with tag have come (15 s
+// at most), and for the batch after them: a late span would be a span too
+// many.
+func (r *otlpReceiver) await(tag string, want int) {
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if spans, _ := r.spans(tag); len(spans) >= want {
+			break
+		}
+	}
+	time.Sleep(1500 * time.Millisecond) // the exporter sends a batch a second
+}
+
+// spans returns the spans received of the pairs tagged with tag, at either
+// end (propwatch observes the whole host, and other processes' requests
+// may have findings too), and every request received as JSON.
 func (r *otlpReceiver) spans(tag string) ([]*tracepb.Span, string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -53,7 +82,8 @@ func (r *otlpReceiver) spans(tag string) ([]*tracepb.Span, string) {
 		for _, rs := range req.ResourceSpans {
 			for _, ss := range rs.ScopeSpans {
 				for _, s := range ss.Spans {
-					if strings.HasSuffix(attrString(s, "propwatch.source"), tag) {
+					if strings.HasSuffix(attrString(s, "propwatch.source"), tag) ||
+						strings.HasSuffix(attrString(s, "propwatch.destination"), tag) {
 						out = append(out, s)
 					}
 				}
@@ -70,6 +100,30 @@ func attrString(s *tracepb.Span, key string) string {
 		}
 	}
 	return ""
+}
+
+// attrStrings is the string array attribute key of s, or nil.
+func attrStrings(s *tracepb.Span, key string) []string {
+	for _, kv := range s.Attributes {
+		if kv.Key == key {
+			var out []string
+			for _, v := range kv.Value.GetArrayValue().GetValues() {
+				out = append(out, v.GetStringValue())
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+// hasAttr reports whether s has the attribute key.
+func hasAttr(s *tracepb.Span, key string) bool {
+	for _, kv := range s.Attributes {
+		if kv.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 func attrInt(s *tracepb.Span, key string) int64 {
@@ -94,36 +148,21 @@ func TestObserveOTLP(t *testing.T) {
 	tag := fmt.Sprintf("%06x", rand.Uint32()&0xffffff)
 	svc := func(name string) string { return "e2e-" + name + "-" + tag }
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	recv := &otlpReceiver{}
-	grpcSrv := grpc.NewServer()
-	coltrace.RegisterTraceServiceServer(grpcSrv, recv)
-	go grpcSrv.Serve(ln)
-	defer grpcSrv.Stop()
-
+	recv, endpoint, grpcSrv := startOTLPReceiver(t)
 	server := startPeer(t, "server", svc("inventory"))
 	addr := server.line(t)
 	reportPath := filepath.Join(t.TempDir(), "report.json")
 	// A rate far above the traffic, so that every span is accounted for
 	// exactly; the limit has tests of its own.
 	pw := startPropwatch(t, bin, "--quiet", "--report", reportPath,
-		"--otlp-endpoint", "http://"+ln.Addr().String(), "--otlp-spans-per-second", "1000")
+		"--otlp-endpoint", endpoint, "--otlp-spans-per-second", "1000")
 
 	client := startPeer(t, "otlp-client", svc("checkout"), "PEER_ADDR="+addr, "PEER_PHASE=1")
 	if got := client.line(t); got != "done" {
 		t.Fatalf("client: %q", got)
 	}
 	const wantSpans = otlpPII + otlpSuspect
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if spans, _ := recv.spans(tag); len(spans) >= wantSpans {
-			break
-		}
-	}
-	// A late span would be a span too many: let the next batch come.
-	time.Sleep(1500 * time.Millisecond)
+	recv.await(tag, wantSpans)
 	spans, wire := recv.spans(tag)
 
 	want := map[string]string{} // trace id -> parent span id, name

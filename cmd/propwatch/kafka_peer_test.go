@@ -121,7 +121,9 @@ func kafkaProducer() error {
 // context it received, the break propwatch exists to find;
 // KAFKA_RELAY_CONTEXT=same keeps the record's headers (the trace goes on),
 // =fresh gives each record a traceparent of a new trace (the consumer
-// whose handler lost the record's context, and whose SDK started anew).
+// whose handler lost the record's context, and whose SDK started anew);
+// with KAFKA_PRINT_FRESH=1 it prints "fresh " and each of those
+// traceparents before producing, so that a test knows the new roots' ids.
 func kafkaConsumer() error {
 	n, err := strconv.Atoi(os.Getenv("KAFKA_N"))
 	if err != nil {
@@ -155,7 +157,11 @@ func kafkaConsumer() error {
 			case "same":
 				rec.Headers = r.Headers
 			case "fresh":
-				rec.Headers = []kgo.RecordHeader{{Key: "traceparent", Value: []byte(freshTraceparent())}}
+				tp := freshTraceparent()
+				if os.Getenv("KAFKA_PRINT_FRESH") == "1" {
+					fmt.Println("fresh " + tp)
+				}
+				rec.Headers = []kgo.RecordHeader{{Key: "traceparent", Value: []byte(tp)}}
 			}
 			out = append(out, rec)
 		})
