@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/propwatch/propwatch/internal/privtest"
 )
@@ -104,6 +105,9 @@ func TestObserveOTLPNewRoot(t *testing.T) {
 	}
 	if len(spans) != chainDetached || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("%d spans (trace id: parent span id)\n got %v\nwant %v", len(spans), got, want)
+	} else {
+		b, _ := protojson.Marshal(spans[0])
+		t.Logf("a new_root span as received: %s", b)
 	}
 	_, _, pairs := pw.report(t, reportPath, "http", tag)
 	if p := pairs[[2]string{svc("b"), svc("c")}]; p.BrokenChainReasons["new_root"] != chainDetached || p.Continued != chainSame {
