@@ -36,7 +36,9 @@ import (
 // two addresses of this host from its earlier frames (the client's
 // Metadata responses among them). Only the first frame of such a
 // connection, seen at the broker before the client's own event, may name
-// the client by its address.
+// the client by its address. (The Produce records of a local producer do
+// wait NameDelay, with their verdicts, but already named: they wait to be
+// classified and shown as evidence, in chain.go's sendQueue.)
 
 // Parse failures of the Kafka path: input that is not a frame propwatch
 // decodes. No pair is charged with them.
