@@ -129,10 +129,9 @@ func (o *Observer) classifySends(until int64) {
 func (o *Observer) classifySend(s *kafkaSend) {
 	t := &s.judged.tally
 	var out chain.Outcome
-	switch {
-	case t.context == parse.Missing:
+	if t.context == parse.Missing {
 		out = o.chain.Sent(s.pid, nil, s.at)
-	default:
+	} else {
 		out = o.chain.Sent(s.pid, &t.trace.TraceID, s.at)
 	}
 	o.cfg.Aggregator.Chain(s.pair, out)
