@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/propwatch/propwatch/internal/hint"
 	"github.com/propwatch/propwatch/internal/parse"
 	"github.com/propwatch/propwatch/internal/parse/pii"
 	"github.com/propwatch/propwatch/internal/parse/reason"
@@ -75,6 +76,8 @@ type Aggregator struct {
 	// chain.go); chainEvictions the ids the memory evicted early.
 	services       map[string]*serviceCounters
 	chainEvictions uint64
+	// runtimes holds the runtime of each service told one (Runtime).
+	runtimes map[string]hint.Runtime
 }
 
 // codeCount is one entry of a pair's code counts. A pair sees a handful of
@@ -125,6 +128,7 @@ func NewAggregator(cfg AggregatorConfig) *Aggregator {
 		pairs:    make(map[PairKey]*pairCounters),
 		failures: make(map[string]uint64),
 		services: make(map[string]*serviceCounters),
+		runtimes: make(map[string]hint.Runtime),
 	}
 }
 
@@ -382,6 +386,21 @@ type PairStats struct {
 	// whose sender is a local process that had received traced input
 	// (chain.Outcome); requests of other senders are in none of them.
 	Continued, NewRoot, Dropped uint64
+	// NewRootHint and DroppedHint name the fix for the new roots and the
+	// dropped context (package hint); "" when there were none.
+	NewRootHint, DroppedHint hint.Code
+}
+
+// Hint is the fix for the reason that broke most of the pair's requests
+// (new_root on a tie); "" when none broke.
+func (p *PairStats) Hint() hint.Code {
+	switch dominantReason(p.NewRoot, p.Dropped) {
+	case ChainNewRoot:
+		return p.NewRootHint
+	case ChainDropped:
+		return p.DroppedHint
+	}
+	return ""
 }
 
 // BrokenChain is the number of requests that split their trace at the
@@ -415,6 +434,7 @@ type frozenPair struct {
 	key                    PairKey
 	c                      counts
 	invalid, defects, gaps []codeCount
+	newRootHint, dropHint  hint.Code
 }
 
 // Snapshot returns a deep, consistent copy of the counts.
@@ -429,6 +449,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 	for i, p := range a.order {
 		f := &frozen[i]
 		f.key, f.c = p.key, p.c
+		f.newRootHint, f.dropHint = a.hints(p)
 		n := len(codes)
 		codes = append(codes, p.invalid...)
 		f.invalid = codes[n:len(codes):len(codes)]
@@ -476,6 +497,8 @@ func (f *frozenPair) stats() PairStats {
 		Continued:       c.continued,
 		NewRoot:         c.newRoot,
 		Dropped:         c.dropped,
+		NewRootHint:     f.newRootHint,
+		DroppedHint:     f.dropHint,
 	}
 	if len(f.gaps) > 0 {
 		ps.CoverageGaps = codeMap(f.gaps)

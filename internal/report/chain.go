@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/propwatch/propwatch/internal/chain"
+	"github.com/propwatch/propwatch/internal/hint"
 	"github.com/propwatch/propwatch/internal/parse"
 )
 
@@ -36,8 +37,12 @@ type ChainEvent struct {
 
 // serviceCounters are the continuity counts of one local service.
 type serviceCounters struct {
-	name                        string
-	received                    uint64
+	name     string
+	received uint64
+	// receivedKafka counts the part of received that were Kafka records:
+	// a service whose traced input was all records is told to extract
+	// their context (package hint).
+	receivedKafka               uint64
 	continued, newRoot, dropped uint64
 	// broken lists the pairs this service broke a chain on, the first
 	// maxBrokenPairs of them.
@@ -55,6 +60,9 @@ type ServiceStats struct {
 	// BrokenPairs are the pairs it sent new roots or dropped context on,
 	// sorted (the first 64 seen).
 	BrokenPairs []PairKey
+	// Runtime is its processes' runtime (hint.Mixed when they differ;
+	// hint.Unknown when none was told).
+	Runtime hint.Runtime
 }
 
 // RecordChain is Record with what continuity says about the request. One
@@ -67,7 +75,11 @@ func (a *Aggregator) RecordChain(k PairKey, v *parse.Verdict, e ChainEvent) {
 		a.chain(p, k, e.Outcome)
 	}
 	if e.Received {
-		a.destination(p, k).received++
+		d := a.destination(p, k)
+		d.received++
+		if k.Protocol == hint.ProtocolKafka {
+			d.receivedKafka++
+		}
 	}
 	a.mu.Unlock()
 }
@@ -82,6 +94,30 @@ func (a *Aggregator) Chain(k PairKey, o chain.Outcome) {
 	}
 	a.mu.Lock()
 	a.chain(a.lookup(k), k, o)
+	a.mu.Unlock()
+}
+
+// Runtime tells the runtime of a process named service (hint.Identifier),
+// by which the fix for the chains the service breaks is named. Services
+// whose processes run different runtimes are hint.Mixed. Runtimes are
+// remembered for as many services as there may be pairs; past that, new
+// services are not, and their hints say unknown.
+func (a *Aggregator) Runtime(service string, rt hint.Runtime) {
+	if rt == hint.Unknown {
+		return
+	}
+	a.mu.Lock()
+	name := sanitizeLabel(service)
+	have, ok := a.runtimes[name]
+	switch {
+	case ok:
+		a.runtimes[name] = have.Join(rt)
+	case len(a.runtimes) < a.maxPairs:
+		if name == service {
+			name = strings.Clone(name) // a map key must not pin the caller's buffer
+		}
+		a.runtimes[name] = rt
+	}
 	a.mu.Unlock()
 }
 
@@ -172,10 +208,99 @@ func (a *Aggregator) serviceStats() []ServiceStats {
 			Service: s.name, TracedReceived: s.received,
 			Continued: s.continued, NewRoot: s.newRoot, Dropped: s.dropped,
 			BrokenPairs: slices.Clone(s.broken),
+			Runtime:     a.runtimes[s.name],
 		}
 		slices.SortFunc(st.BrokenPairs, compareKeys)
 		out = append(out, st)
 	}
 	slices.SortFunc(out, func(x, y ServiceStats) int { return strings.Compare(x.Service, y.Service) })
 	return out
+}
+
+// hints are the fixes for the broken chains of pair p, by reason (new
+// root, dropped), with a.mu held: by what its source service is known to
+// run and received.
+func (a *Aggregator) hints(p *pairCounters) (newRoot, dropped hint.Code) {
+	if p.c.newRoot == 0 && p.c.dropped == 0 {
+		return "", ""
+	}
+	sender := hint.Sender{Runtime: a.runtimes[p.key.Source]}
+	if s := a.services[p.key.Source]; s != nil {
+		sender.KafkaOnly = s.receivedKafka > 0 && s.receivedKafka == s.received
+	}
+	if p.c.newRoot > 0 {
+		newRoot = hint.For(sender, p.key.Protocol, ChainNewRoot)
+	}
+	if p.c.dropped > 0 {
+		dropped = hint.For(sender, p.key.Protocol, ChainDropped)
+	}
+	return newRoot, dropped
+}
+
+// dominantReason is the reason a pair's hint is for: the one that broke
+// more of its requests, new_root on a tie (a new root hides better: its
+// receiver sees valid context); "" when none broke.
+func dominantReason(newRoot, dropped uint64) string {
+	switch {
+	case newRoot == 0 && dropped == 0:
+		return ""
+	case newRoot >= dropped:
+		return ChainNewRoot
+	}
+	return ChainDropped
+}
+
+// hintVotes decides a merged pair's hints. Each input pair votes for its
+// code of each reason with the requests that reason broke there; the code
+// with the most votes wins, the smaller code on a tie, so that the result
+// does not depend on the order of the inputs.
+type hintVotes map[int]*[2]map[string]uint64
+
+// add counts the votes of input pair p, merged into output pair j.
+func (v *hintVotes) add(j int, p *ReportPair) {
+	for i, reason := range [2]string{ChainNewRoot, ChainDropped} {
+		code, n := p.Hints[reason], p.BrokenChainReasons[reason]
+		if code == "" || n == 0 {
+			continue
+		}
+		if *v == nil {
+			*v = hintVotes{}
+		}
+		b := (*v)[j]
+		if b == nil {
+			b = &[2]map[string]uint64{}
+			(*v)[j] = b
+		}
+		if b[i] == nil {
+			b[i] = map[string]uint64{}
+		}
+		b[i][code] += n
+	}
+}
+
+// decide sets the hints of the merged pairs.
+func (v hintVotes) decide(pairs []ReportPair) {
+	for i := range pairs {
+		p := &pairs[i]
+		p.Hint, p.Hints = "", nil
+		b := v[i]
+		if b == nil {
+			continue
+		}
+		for r, reason := range [2]string{ChainNewRoot, ChainDropped} {
+			best, most := "", uint64(0)
+			for code, n := range b[r] {
+				if n > most || n == most && code < best {
+					best, most = code, n
+				}
+			}
+			if best != "" {
+				if p.Hints == nil {
+					p.Hints = map[string]string{}
+				}
+				p.Hints[reason] = best
+			}
+		}
+		p.Hint = p.Hints[dominantReason(p.BrokenChainReasons[ChainNewRoot], p.BrokenChainReasons[ChainDropped])]
+	}
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/propwatch/propwatch/internal/hint"
 )
 
 // ReportSchema names the layout of Report. A change that would break a
@@ -60,6 +62,10 @@ type ReportService struct {
 	SentDropped    uint64 `json:"sent_dropped"`
 	// BrokenPairs are the pairs it sent new roots or dropped context on.
 	BrokenPairs []ReportPairKey `json:"broken_pairs"`
+	// Runtime is what its processes run, told from their executables:
+	// "go", "node", "jvm", "python", "mixed" (several) or "unknown".
+	// Added to v1 without breaking readers; never a path.
+	Runtime string `json:"runtime"`
 }
 
 // ReportPairKey names a pair in a report.
@@ -99,6 +105,13 @@ type ReportPair struct {
 	Continued          uint64            `json:"continued"`
 	BrokenChain        uint64            `json:"broken_chain"`
 	BrokenChainReasons map[string]uint64 `json:"broken_chain_reasons"`
+	// Hint names the fix for the reason that broke most of them (new_root
+	// on a tie), Hints the fix for each reason that broke any ({"new_root":
+	// "go.pass_ctx", "dropped": "http.inject_headers"}), as stable codes
+	// (package hint). Both are absent on a pair that broke nothing: they
+	// were added to v1 without breaking readers.
+	Hint  string            `json:"hint,omitempty"`
+	Hints map[string]string `json:"hints,omitempty"`
 }
 
 // ReportHistogram is a histogram as reports print it.
@@ -182,7 +195,7 @@ func NewReport(host string, started, ended time.Time, s Snapshot, lost map[strin
 	for _, sv := range s.Services {
 		rs := ReportService{Service: sv.Service, TracedReceived: sv.TracedReceived,
 			SentContinued: sv.Continued, SentNewRoot: sv.NewRoot, SentDropped: sv.Dropped,
-			BrokenPairs: make([]ReportPairKey, 0, len(sv.BrokenPairs))}
+			BrokenPairs: make([]ReportPairKey, 0, len(sv.BrokenPairs)), Runtime: sv.Runtime.String()}
 		for _, k := range sv.BrokenPairs {
 			rs.BrokenPairs = append(rs.BrokenPairs, ReportPairKey(k))
 		}
@@ -220,6 +233,16 @@ func reportPair(p *PairStats) ReportPair {
 	if len(p.CoverageGaps) > 0 {
 		rp.CoverageGaps = copyCounts(p.CoverageGaps)
 	}
+	if h := p.Hint(); h != "" {
+		rp.Hint = string(h)
+		rp.Hints = map[string]string{}
+		if p.NewRootHint != "" {
+			rp.Hints[ChainNewRoot] = string(p.NewRootHint)
+		}
+		if p.DroppedHint != "" {
+			rp.Hints[ChainDropped] = string(p.DroppedHint)
+		}
+	}
 	return rp
 }
 
@@ -244,6 +267,9 @@ func (r Report) WriteJSON(w io.Writer) error {
 	for i, sv := range r.Services {
 		if sv.BrokenPairs == nil {
 			sv.BrokenPairs = []ReportPairKey{}
+		}
+		if sv.Runtime == "" {
+			sv.Runtime = hint.Unknown.String() // a report older than the field
 		}
 		services[i] = sv
 	}
@@ -301,6 +327,11 @@ var errSchema = errors.New("report: not a " + ReportSchema + " report")
 // Host is MergedHost and Hosts lists every distinct host, those of merged
 // inputs included.
 //
+// A pair's hints are decided again: for each reason, the code of the
+// hosts whose requests it broke most (hosts whose processes run different
+// runtimes name different fixes; see hintVotes), and its hint is that of
+// the reason that broke most in all.
+//
 // FoldedPairs is summed, so it over-counts a pair folded on several hosts:
 // the per-host sets of folded pairs are not kept. Merge fails on a report
 // of another schema.
@@ -314,6 +345,7 @@ func Merge(reports ...Report) (Report, error) {
 	}
 	index := map[PairKey]int{}
 	services := map[string]int{}
+	var votes hintVotes
 	for i := range reports {
 		r := &reports[i]
 		if r.Schema != ReportSchema {
@@ -341,7 +373,7 @@ func Merge(reports ...Report) (Report, error) {
 			j, ok := services[sv.Service]
 			if !ok {
 				services[sv.Service] = len(out.Services)
-				out.Services = append(out.Services, ReportService{Service: sv.Service, BrokenPairs: []ReportPairKey{}})
+				out.Services = append(out.Services, ReportService{Service: sv.Service, BrokenPairs: []ReportPairKey{}, Runtime: hint.Unknown.String()})
 				j = len(out.Services) - 1
 			}
 			out.Services[j].add(&sv)
@@ -360,8 +392,10 @@ func Merge(reports ...Report) (Report, error) {
 				j = len(out.Pairs) - 1
 			}
 			out.Pairs[j].add(&p)
+			votes.add(j, &p)
 		}
 	}
+	votes.decide(out.Pairs)
 	slices.Sort(out.Hosts)
 	out.Hosts = slices.Compact(out.Hosts)
 	sortReportPairs(out.Pairs)
@@ -369,8 +403,10 @@ func Merge(reports ...Report) (Report, error) {
 	return out, nil
 }
 
-// add sums o into s; the broken pairs are unioned, sorted.
+// add sums o into s; the broken pairs are unioned, sorted, and the
+// runtimes joined (hint.Runtime.Join).
 func (s *ReportService) add(o *ReportService) {
+	s.Runtime = hint.ParseRuntime(s.Runtime).Join(hint.ParseRuntime(o.Runtime)).String()
 	s.TracedReceived += o.TracedReceived
 	s.SentContinued += o.SentContinued
 	s.SentNewRoot += o.SentNewRoot

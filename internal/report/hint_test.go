@@ -1,0 +1,196 @@
+package report
+
+import (
+	"bytes"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/propwatch/propwatch/internal/chain"
+	"github.com/propwatch/propwatch/internal/hint"
+	"github.com/propwatch/propwatch/internal/parse"
+)
+
+// TestHints: a broken pair's fixes come from its sender's runtime, its
+// protocol and the reason; a service whose traced input was only Kafka
+// records is told to extract them.
+func TestHints(t *testing.T) {
+	a := chainAggregator() // checkout: 3 new roots and 2 dropped to inventory, 1 dropped to orders
+	a.Runtime("checkout", hint.Go)
+	a.Runtime("web", hint.Node)
+	a.Runtime("ignored", hint.Unknown)
+	valid := parse.Verdict{Context: parse.Valid}
+	// relay consumes traced records and produces with fresh traces.
+	for range 4 {
+		a.RecordChain(PairKey{"in", "relay", "kafka"}, &valid, ChainEvent{Received: true})
+	}
+	a.RecordChain(PairKey{"relay", "out", "kafka"}, &valid, ChainEvent{Outcome: chain.NewRoot})
+	a.Runtime("relay", hint.JVM)
+	// mixed runs two runtimes.
+	a.Runtime("mixed", hint.Python)
+	a.Runtime("mixed", hint.Node)
+	a.RecordChain(PairKey{"web", "mixed", "http"}, &valid, ChainEvent{Received: true})
+	a.RecordChain(PairKey{"mixed", "db", "http"}, &valid, ChainEvent{Outcome: chain.NewRoot})
+
+	s := a.Snapshot()
+	for _, c := range []struct {
+		src, dst               string
+		newRoot, dropped, best hint.Code
+	}{
+		{"checkout", "inventory", hint.GoPassCtx, hint.HTTPInject, hint.GoPassCtx},
+		{"checkout", "orders", "", hint.KafkaInject, hint.KafkaInject},
+		{"relay", "out", hint.KafkaExtract, "", hint.KafkaExtract},
+		{"mixed", "db", hint.CodeUnknown, "", hint.CodeUnknown},
+		{"web", "checkout", "", "", ""},
+	} {
+		p := pairOf(t, s, PairKey{c.src, c.dst, protocolOf(c.dst)})
+		if p.NewRootHint != c.newRoot || p.DroppedHint != c.dropped || p.Hint() != c.best {
+			t.Errorf("%s -> %s: hints %q %q, hint %q; want %q %q, %q", c.src, c.dst,
+				p.NewRootHint, p.DroppedHint, p.Hint(), c.newRoot, c.dropped, c.best)
+		}
+	}
+	runtimes := map[string]hint.Runtime{}
+	for _, sv := range s.Services {
+		runtimes[sv.Service] = sv.Runtime
+	}
+	want := map[string]hint.Runtime{"checkout": hint.Go, "relay": hint.JVM, "mixed": hint.Mixed, "out": hint.Unknown,
+		"db": hint.Unknown, "mid": hint.Unknown}
+	for name, rt := range runtimes {
+		if want[name] != rt {
+			t.Errorf("service %s runs %v, want %v", name, rt, want[name])
+		}
+	}
+	if _, ok := a.runtimes["ignored"]; ok {
+		t.Error("an unknown runtime was remembered")
+	}
+}
+
+// TestHintDominant: a pair's hint is for the reason that broke more of
+// its requests, new_root on a tie.
+func TestHintDominant(t *testing.T) {
+	for _, c := range []struct {
+		newRoot, dropped uint64
+		want             hint.Code
+	}{{3, 2, hint.GoPassCtx}, {2, 3, hint.HTTPInject}, {2, 2, hint.GoPassCtx}, {0, 1, hint.HTTPInject}, {0, 0, ""}} {
+		p := PairStats{NewRoot: c.newRoot, Dropped: c.dropped, NewRootHint: hint.GoPassCtx, DroppedHint: hint.HTTPInject}
+		if got := p.Hint(); got != c.want {
+			t.Errorf("%d new roots, %d dropped: %q, want %q", c.newRoot, c.dropped, got, c.want)
+		}
+	}
+}
+
+// TestRuntimesBounded: runtimes are remembered for as many services as
+// there may be pairs.
+func TestRuntimesBounded(t *testing.T) {
+	a := NewAggregator(AggregatorConfig{MaxPairs: 2})
+	for _, s := range []string{"a", "b", "c", "a"} {
+		a.Runtime(s, hint.Go)
+	}
+	a.Runtime("b", hint.Node)
+	if len(a.runtimes) != 2 || a.runtimes["a"] != hint.Go || a.runtimes["b"] != hint.Mixed {
+		t.Errorf("runtimes %v", a.runtimes)
+	}
+}
+
+func TestHintReport(t *testing.T) {
+	a := chainAggregator()
+	a.Runtime("checkout", hint.Go)
+	r := NewReport("node-1", t0, t1, a.Snapshot(), nil)
+	var buf bytes.Buffer
+	if err := r.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	compact := strings.Join(strings.Fields(buf.String()), "")
+	for _, want := range []string{
+		`"broken_chain_reasons":{"dropped":2,"new_root":3},"hint":"go.pass_ctx","hints":{"dropped":"http.inject_headers","new_root":"go.pass_ctx"}}`,
+		`"broken_chain_reasons":{"dropped":1,"new_root":0},"hint":"kafka.inject_headers","hints":{"dropped":"kafka.inject_headers"}}`,
+		`"protocol":"kafka"}],"runtime":"go"}]`,
+		`"broken_chain_reasons":{"dropped":0,"new_root":0}}`, // web -> checkout: no hint
+	} {
+		if !strings.Contains(compact, want) {
+			t.Errorf("report lacks %s:\n%s", want, buf.String())
+		}
+	}
+	back, err := ReadJSON(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Pairs, r.Pairs) || back.Services[0].Runtime != "go" {
+		t.Errorf("read back differs:\n%+v\n%+v", back.Pairs, r.Pairs)
+	}
+}
+
+// TestHintMerge: hosts whose processes of a service run different
+// runtimes name different fixes for its pair; the merged pair takes,
+// per reason, the fix of the hosts whose requests it broke most, and
+// whatever the order of the inputs.
+func TestHintMerge(t *testing.T) {
+	host := func(name string, rt hint.Runtime, newRoot, dropped int) Report {
+		a := NewAggregator(AggregatorConfig{})
+		a.Runtime("checkout", rt)
+		k := PairKey{"checkout", "inventory", "http"}
+		v := parse.Verdict{}
+		for range newRoot {
+			a.RecordChain(k, &v, ChainEvent{Outcome: chain.NewRoot})
+		}
+		for range dropped {
+			a.RecordChain(k, &v, ChainEvent{Outcome: chain.Dropped})
+		}
+		return NewReport(name, t0, t1, a.Snapshot(), nil)
+	}
+	goHost, nodeHost, javaHost := host("h1", hint.Go, 3, 0), host("h2", hint.Node, 2, 2), host("h3", hint.JVM, 2, 0)
+	old := host("h4", hint.Unknown, 1, 1)
+	old.Pairs[0].Hint, old.Pairs[0].Hints, old.Services[0].Runtime = "", nil, "" // a report from before hints
+
+	for _, c := range []struct {
+		in      []Report
+		hints   map[string]string
+		hint    string
+		runtime string
+	}{
+		// Go broke 3 new roots, Node 2: Go's fix; only Node dropped.
+		{[]Report{goHost, nodeHost}, map[string]string{"new_root": "go.pass_ctx", "dropped": "http.inject_headers"}, "go.pass_ctx", "mixed"},
+		// Node 2, the JVM 2: the smaller code; dropped 2 < 4 new roots.
+		{[]Report{nodeHost, javaHost}, map[string]string{"new_root": "java.context_wrap", "dropped": "http.inject_headers"}, "java.context_wrap", "mixed"},
+		// A report without hints votes for nothing, its counts still sum.
+		{[]Report{old, goHost}, map[string]string{"new_root": "go.pass_ctx"}, "go.pass_ctx", "go"},
+		// The old reports drop, new roots still dominate; their drops name no fix.
+		{[]Report{old, old, javaHost}, map[string]string{"new_root": "java.context_wrap"}, "java.context_wrap", "jvm"},
+	} {
+		for _, in := range [][]Report{c.in, reversed(c.in)} {
+			m, err := Merge(in...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := m.Pairs[0]
+			if p.Hint != c.hint || !reflect.DeepEqual(p.Hints, c.hints) || m.Services[0].Runtime != c.runtime {
+				t.Errorf("merged %v: hint %q, hints %v, runtime %q; want %q, %v, %q", hosts(in),
+					p.Hint, p.Hints, m.Services[0].Runtime, c.hint, c.hints, c.runtime)
+			}
+		}
+	}
+}
+
+// protocolOf is the protocol of TestHints' pairs, by destination.
+func protocolOf(dst string) string {
+	if dst == "orders" || dst == "out" {
+		return "kafka"
+	}
+	return "http"
+}
+
+func reversed(in []Report) []Report {
+	out := make([]Report, len(in))
+	for i, r := range in {
+		out[len(in)-1-i] = r
+	}
+	return out
+}
+
+func hosts(in []Report) []string {
+	var out []string
+	for _, r := range in {
+		out = append(out, r.Host)
+	}
+	return out
+}
