@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/propwatch/propwatch/internal/hint"
 )
 
 func TestServiceFromEnviron(t *testing.T) {
@@ -143,5 +145,24 @@ func BenchmarkOwnersLearn(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		w.Learn(1, l, r, Owner{TGID: 1})
+	}
+}
+
+// TestResolverRuntime: a process is named with its runtime, told from
+// its executable (this test binary is a Go program); one that cannot be
+// read has none.
+func TestResolverRuntime(t *testing.T) {
+	r := NewResolver(Config{})
+	svc, rt := r.Process(uint32(os.Getpid()), []byte("identity.test"))
+	if svc == "" || rt != hint.Go {
+		t.Errorf("this process: %q, %v; want a name and go", svc, rt)
+	}
+	root := fakeProc(t, map[uint32][2]string{10: {"OTEL_SERVICE_NAME=checkout\x00", "java"}})
+	r = NewResolver(Config{ProcRoot: root})
+	if svc, rt := r.Process(10, nil); svc != "checkout" || rt != hint.Unknown {
+		t.Errorf("no executable: %q, %v", svc, rt)
+	}
+	if svc, rt := r.Process(12, []byte("curl")); svc != "curl" || rt != hint.Unknown {
+		t.Errorf("gone: %q, %v", svc, rt)
 	}
 }

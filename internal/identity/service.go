@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/propwatch/propwatch/internal/hint"
 )
 
 // Config sizes a Resolver.
@@ -28,6 +30,9 @@ type Config struct {
 	// TTL is how long a name is trusted before /proc is read again, which
 	// is what catches a PID reused by another program. 30s when zero.
 	TTL time.Duration
+	// MaxExecutables caps the executables whose runtime is remembered
+	// (hint.Identifier). 256 when zero.
+	MaxExecutables int
 }
 
 // maxEnviron bounds what is read of one process's environment. Service
@@ -44,10 +49,13 @@ type Resolver struct {
 	mu    sync.Mutex
 	procs *simplelru.LRU[uint32, procEntry]
 	buf   []byte
+	// runtimes tells a process's runtime from its executable.
+	runtimes *hint.Identifier
 }
 
 type procEntry struct {
 	service string
+	runtime hint.Runtime
 	checked time.Time
 }
 
@@ -63,7 +71,8 @@ func NewResolver(cfg Config) *Resolver {
 		cfg.TTL = 30 * time.Second
 	}
 	procs, _ := simplelru.NewLRU[uint32, procEntry](cfg.MaxProcesses, nil) // errors only on size <= 0
-	return &Resolver{root: cfg.ProcRoot, ttl: cfg.TTL, now: time.Now, procs: procs}
+	return &Resolver{root: cfg.ProcRoot, ttl: cfg.TTL, now: time.Now, procs: procs,
+		runtimes: hint.NewIdentifier(cfg.ProcRoot, cfg.MaxExecutables)}
 }
 
 // Service names process tgid: OTEL_SERVICE_NAME from its environment, else
@@ -71,26 +80,38 @@ func NewResolver(cfg Config) *Resolver {
 // reported with the event, NUL-padded or not). A process that has already
 // exited keeps the name it was first seen with, or comm if it was never read.
 func (r *Resolver) Service(tgid uint32, comm []byte) string {
+	s, _ := r.Process(tgid, comm)
+	return s
+}
+
+// Process is Service with the runtime of the process, told from its
+// executable when it is read (hint.Identifier): once per process and TTL,
+// and an executable already seen costs a stat. A process that exec()s
+// another program is told again after the TTL, as its name is.
+func (r *Resolver) Process(tgid uint32, comm []byte) (string, hint.Runtime) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
 	e, known := r.procs.Get(tgid)
 	if known && now.Sub(e.checked) < r.ttl {
-		return e.service
+		return e.service, e.runtime
 	}
 	name, fromEnv, ok := r.read(tgid)
 	if !ok && known {
-		// Gone since: keep the name it had while it ran.
+		// Gone since: keep the name and runtime it had while it ran.
 		e.checked = now
 		r.procs.Add(tgid, e)
-		return e.service
+		return e.service, e.runtime
 	}
 	if i := bytes.IndexByte(comm, 0); i >= 0 {
 		comm = comm[:i]
 	}
 	e = procEntry{service: pick(name, fromEnv, string(comm)), checked: now}
+	if ok {
+		e.runtime = r.runtimes.Process(tgid)
+	}
 	r.procs.Add(tgid, e)
-	return e.service
+	return e.service, e.runtime
 }
 
 // Len is the number of processes remembered.

@@ -22,6 +22,7 @@ import (
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/propwatch/propwatch/internal/chain"
+	"github.com/propwatch/propwatch/internal/hint"
 	"github.com/propwatch/propwatch/internal/identity"
 	"github.com/propwatch/propwatch/internal/loader"
 	"github.com/propwatch/propwatch/internal/parse"
@@ -558,6 +559,7 @@ const nameTTL = time.Second
 type nameEntry struct {
 	tgid    uint32
 	service string
+	runtime hint.Runtime
 	until   time.Time // trusted until then
 }
 
@@ -565,7 +567,8 @@ type nameEntry struct {
 // the Resolver's lock and clock cost more than the rest of a request's
 // bookkeeping, and a busy process asks for its name on every request. The
 // last two names go first, without a map lookup: a busy server's events
-// come from a few processes at a time.
+// come from a few processes at a time. A process named anew, or renamed,
+// has its runtime told to the Aggregator.
 func (o *Observer) service(tgid uint32, comm []byte, now time.Time) string {
 	for i := range o.recent {
 		if e := &o.recent[i]; e.tgid == tgid && now.Before(e.until) {
@@ -577,8 +580,16 @@ func (o *Observer) service(tgid uint32, comm []byte, now time.Time) string {
 		if o.names == nil || len(o.names) >= 4096 {
 			o.names = make(map[uint32]nameEntry, 256)
 		}
-		e = nameEntry{tgid: tgid, service: o.cfg.Resolver.Service(tgid, comm), until: now.Add(nameTTL)}
+		prev := e
+		e = nameEntry{tgid: tgid, until: now.Add(nameTTL)}
+		e.service, e.runtime = o.cfg.Resolver.Process(tgid, comm)
 		o.names[tgid] = e
+		if e.runtime != hint.Unknown && (e.runtime != prev.runtime || e.service != prev.service) {
+			// The report names the fix for a chain a service broke by its
+			// processes' runtime (package hint): told once per process
+			// and name, not per request.
+			o.cfg.Aggregator.Runtime(e.service, e.runtime)
+		}
 	}
 	o.recent[o.nextRecent] = e
 	o.nextRecent = (o.nextRecent + 1) % len(o.recent)
