@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/propwatch/propwatch/internal/chain"
 	"github.com/propwatch/propwatch/internal/hint"
@@ -193,4 +194,85 @@ func hosts(in []Report) []string {
 		out = append(out, r.Host)
 	}
 	return out
+}
+
+// TestLiveHintAndBaggageRate: the live view gives a broken pair its fix in
+// words, and every pair the baggage bytes a second it carried since the
+// previous frame (since the start for the first).
+func TestLiveHintAndBaggageRate(t *testing.T) {
+	a := chainAggregator()
+	a.Runtime("checkout", hint.Go)
+	bag := func(n, bytes int) {
+		v := parse.Verdict{Context: parse.Valid}
+		v.Baggage.Headers, v.Baggage.Bytes = 1, bytes
+		for range n {
+			a.Record(PairKey{"web", "checkout", "http"}, &v)
+		}
+	}
+	row := func(out, prefix string) []string {
+		for _, ln := range strings.Split(ansi.ReplaceAllString(out, ""), "\n") {
+			if strings.HasPrefix(ln, prefix) {
+				return strings.Fields(ln)
+			}
+		}
+		t.Fatalf("no row %s in:\n%s", prefix, out)
+		return nil
+	}
+	var term, plain bytes.Buffer
+	lt, lp := NewLive(&term, true, t0), NewLive(&plain, false, t0)
+	lt.SetSize(200, 40)
+	render := func(at time.Duration) {
+		term.Reset()
+		plain.Reset()
+		for _, l := range []*Live{lt, lp} {
+			if err := l.Render(a.Snapshot(), nil, t0.Add(at)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	bag(10, 1000) // 10,000 bytes in the first 10 s
+	render(10 * time.Second)
+	if f := row(term.String(), "checkout → inventory"); strings.Join(f[12:], " ") != "0 pass ctx into goroutines" {
+		t.Errorf("checkout -> inventory row %q", f)
+	}
+	if f := row(term.String(), "checkout → orders"); strings.Join(f[12:], " ") != "0 inject context into record headers" {
+		t.Errorf("checkout -> orders row %q", f)
+	}
+	if f := row(term.String(), "web → checkout"); len(f) != 13 || f[12] != "1.0k" {
+		t.Errorf("web -> checkout row %q: want 1.0k baggage bytes a second and no fix", f)
+	}
+	for _, want := range []string{
+		`source=checkout destination=inventory protocol=http requests=14 new_requests=14 ` +
+			`missing=0 missing_pct=0.0 invalid=0 invalid_pct=0.0 oversized=0 at_risk=0 pii=0 suspect_keys=0 truncated=0 coverage_gaps=0 ` +
+			`continued=4 broken=5 broken.new_root=3 broken.dropped=2 baggage_bytes_per_second=0.0 hint=go.pass_ctx fix="pass ctx into goroutines"` + "\n",
+		`source=web destination=checkout protocol=http requests=20 new_requests=20 `,
+		`baggage_bytes_per_second=1000.0` + "\n",
+	} {
+		if !strings.Contains(plain.String(), want) {
+			t.Errorf("plain lines lack %s:\n%s", want, plain.String())
+		}
+	}
+
+	bag(5, 4000) // 20,000 bytes in the next 4 s: the rate of that interval
+	render(14 * time.Second)
+	if f := row(term.String(), "web → checkout"); f[12] != "5.0k" {
+		t.Errorf("second frame: %s baggage bytes a second, want 5.0k", f[12])
+	}
+	if !strings.Contains(plain.String(), "new_requests=5 ") || !strings.Contains(plain.String(), "baggage_bytes_per_second=5000.0\n") {
+		t.Errorf("second frame lines:\n%s", plain.String())
+	}
+	render(20 * time.Second)
+	if f := row(term.String(), "web → checkout"); f[12] != "0" {
+		t.Errorf("idle frame: %s baggage bytes a second, want 0", f[12])
+	}
+}
+
+func TestBytesRate(t *testing.T) {
+	for r, want := range map[float64]string{0: "0", 999.4: "999", 999.5: "1.0k", 1500: "1.5k", 999949: "999.9k",
+		999950: "1.0M", 2.5e9: "2.5G", 7e12: "7000.0G"} {
+		if got := bytesRate(r); got != want {
+			t.Errorf("bytesRate(%v) = %q, want %q", r, got, want)
+		}
+	}
 }

@@ -27,22 +27,55 @@ type Live struct {
 	started    time.Time
 	// cols, rows override the terminal's size when set (SetSize).
 	cols, rows int
-	// last holds each pair's request and gap counts at the previous plain
-	// render, so that only pairs that changed get a line.
-	last map[PairKey]liveCounts
-	buf  bytes.Buffer
+	// last holds each pair's counts at the previous render, so that the
+	// plain view writes only pairs that changed, and both show the
+	// baggage bytes a second since then; lastAt is when that was.
+	last   map[PairKey]liveCounts
+	lastAt time.Time
+	buf    bytes.Buffer
 }
 
 // NewLive returns a Live writing to w. isTerminal chooses the table (see
 // IsTerminal); started is when observation began, for the uptime.
 func NewLive(w io.Writer, isTerminal bool, started time.Time) *Live {
-	return &Live{w: w, isTerminal: isTerminal, started: started, last: map[PairKey]liveCounts{}}
+	return &Live{w: w, isTerminal: isTerminal, started: started, last: map[PairKey]liveCounts{}, lastAt: started}
 }
 
 // liveCounts are the counts of a pair that tell whether it changed: every
 // other count moves with one of them. The continuity counts are apart
-// because a Kafka record's is counted a moment after the record.
-type liveCounts struct{ requests, gaps, chain uint64 }
+// because a Kafka record's is counted a moment after the record. baggage
+// is the sum of its baggage bytes, whose growth is the rate shown.
+type liveCounts struct{ requests, gaps, chain, baggage uint64 }
+
+func countsOf(p *PairStats) liveCounts {
+	return liveCounts{p.Requests, p.GapTotal(), p.Continued + p.BrokenChain(), p.BaggageBytes.Sum}
+}
+
+// baggageRate is the baggage bytes a second pair p carried between the
+// previous render (or the start, for the first) and now: what the bloat
+// costs every hop that parses, stores and forwards it now, which a rate
+// since the start would smooth away. A pair first seen since the previous
+// render carried all its bytes in that interval.
+func (l *Live) baggageRate(p *PairStats, now time.Time) float64 {
+	d := now.Sub(l.lastAt).Seconds()
+	if d <= 0 {
+		return 0
+	}
+	prev := l.last[p.Key()].baggage
+	if p.BaggageBytes.Sum < prev {
+		return 0
+	}
+	return float64(p.BaggageBytes.Sum-prev) / d
+}
+
+// remember keeps the counts of this render for the next one.
+func (l *Live) remember(s *Snapshot, now time.Time) {
+	seen := make(map[PairKey]liveCounts, len(s.Pairs))
+	for i := range s.Pairs {
+		seen[s.Pairs[i].Key()] = countsOf(&s.Pairs[i])
+	}
+	l.last, l.lastAt = seen, now
+}
 
 // IsTerminal reports whether w is a terminal, which NewLive's isTerminal
 // should say.
@@ -65,6 +98,7 @@ func (l *Live) Render(s Snapshot, lost map[string]uint64, now time.Time) error {
 	} else {
 		l.lines(s, lost, now)
 	}
+	l.remember(&s, now)
 	if l.buf.Len() == 0 {
 		return nil
 	}
@@ -117,7 +151,9 @@ func (l *Live) table(s Snapshot, lost map[string]uint64, now time.Time) {
 
 	// fmt pads %s by runes, which is what the terminal shows for the
 	// names sanitizing leaves (wide CJK runes aside).
-	const fixed = 1 + 6 + 4*(1+10) + 4*(1+8) + 1
+	// The FIX column is last and gets what is left of the line: the
+	// pair's name goes first.
+	const fixed = 1 + 6 + 5*(1+10) + 4*(1+8) + 1
 	width := utf8.RuneCountInString(pairHeader)
 	for i := range pairs {
 		width = max(width, utf8.RuneCountInString(pairName(&pairs[i])))
@@ -133,13 +169,14 @@ func (l *Live) table(s Snapshot, lost map[string]uint64, now time.Time) {
 		l.line(h, cols)
 	}
 	l.line("", cols)
-	l.line(fmt.Sprintf("%-*s %-6s %10s %10s %8s %10s %10s %8s %8s %8s", width,
-		pairHeader, "PROTO", "REQS", "MISSING %", "BROKEN", "INVALID %", "OVERSIZED", "PII", "TRUNC", "GAPS"), cols)
+	l.line(fmt.Sprintf("%-*s %-6s %10s %10s %8s %10s %10s %8s %8s %8s %10s  %s", width,
+		pairHeader, "PROTO", "REQS", "MISSING %", "BROKEN", "INVALID %", "OVERSIZED", "PII", "TRUNC", "GAPS", "BAGGAGE/s", "FIX"), cols)
 	for i := range pairs {
 		p := &pairs[i]
-		l.line(fmt.Sprintf("%-*s %-6s %10d %10s %8d %10s %10d %8d %8d %8d", width,
+		l.line(fmt.Sprintf("%-*s %-6s %10d %10s %8d %10s %10d %8d %8d %8d %10s  %s", width,
 			pairCell(p, width), cut(p.Protocol, 6), p.Requests, pct(p.MissingContext, p.Requests), p.BrokenChain(),
-			pct(p.InvalidContext, p.Requests), p.OversizedBaggage, p.PIITotal(), p.Truncated, p.GapTotal()), cols)
+			pct(p.InvalidContext, p.Requests), p.OversizedBaggage, p.PIITotal(), p.Truncated, p.GapTotal(),
+			bytesRate(l.baggageRate(p, now)), p.Hint().Short()), cols)
 	}
 	if more > 0 {
 		l.line(fmt.Sprintf("… %d more pairs", more), cols)
@@ -150,6 +187,7 @@ func (l *Live) table(s Snapshot, lost map[string]uint64, now time.Time) {
 // line writes one table line, cut to the terminal width so that it never
 // wraps, and erases what the previous frame left after it.
 func (l *Live) line(s string, cols int) {
+	s = strings.TrimRight(s, " ") // a row without a FIX
 	if cols > 0 {
 		s = cut(s, cols-1)
 	}
@@ -255,6 +293,22 @@ func cmpRate(n1, d1, n2, d2 uint64) int {
 	return cmp.Compare(lo1, lo2)
 }
 
+// bytesRate formats bytes a second for a table cell: whole bytes below
+// 1000, then one decimal with k, M or G (powers of 1000), as network rates
+// are read.
+func bytesRate(r float64) string {
+	if r < 999.5 {
+		return strconv.FormatFloat(r, 'f', 0, 64)
+	}
+	for _, unit := range []string{"k", "M", "G"} {
+		r /= 1000
+		if r < 999.95 || unit == "G" {
+			return strconv.FormatFloat(r, 'f', 1, 64) + unit
+		}
+	}
+	return ""
+}
+
 // pct formats n/d as a percentage with one decimal.
 func pct(n, d uint64) string {
 	if d == 0 {
@@ -325,25 +379,27 @@ func (l *Live) lines(s Snapshot, lost map[string]uint64, now time.Time) {
 	writeKV(b, "parse_failures", s.ParseFailures)
 	b.WriteByte('\n')
 
-	seen := make(map[PairKey]liveCounts, len(s.Pairs))
 	for i := range s.Pairs {
 		p := &s.Pairs[i]
-		k := p.Key()
-		cur := liveCounts{p.Requests, p.GapTotal(), p.Continued + p.BrokenChain()}
-		seen[k] = cur
-		prev, ok := l.last[k]
+		cur := countsOf(p)
+		prev, ok := l.last[p.Key()]
 		if ok && prev == cur {
 			continue // every count moves with these: nothing changed
 		}
 		fmt.Fprintf(b, "time=%s kind=pair source=%s destination=%s protocol=%s requests=%d new_requests=%d"+
 			" missing=%d missing_pct=%s invalid=%d invalid_pct=%s oversized=%d at_risk=%d pii=%d suspect_keys=%d truncated=%d coverage_gaps=%d"+
-			" continued=%d broken=%d broken.new_root=%d broken.dropped=%d\n",
+			" continued=%d broken=%d broken.new_root=%d broken.dropped=%d baggage_bytes_per_second=%s",
 			ts, logValue(p.Source), logValue(p.Destination), logValue(p.Protocol), p.Requests, p.Requests-prev.requests,
 			p.MissingContext, pct(p.MissingContext, p.Requests), p.InvalidContext, pct(p.InvalidContext, p.Requests),
 			p.OversizedBaggage, p.AtRiskBaggage, p.PIITotal(), p.SuspectKeys, p.Truncated, cur.gaps,
-			p.Continued, p.BrokenChain(), p.NewRoot, p.Dropped)
+			p.Continued, p.BrokenChain(), p.NewRoot, p.Dropped,
+			strconv.FormatFloat(l.baggageRate(p, now), 'f', 1, 64))
+		if h := p.Hint(); h != "" {
+			// The code to grep, and the words a reader acts on.
+			fmt.Fprintf(b, " hint=%s fix=%s", h, strconv.Quote(h.Short()))
+		}
+		b.WriteByte('\n')
 	}
-	l.last = seen
 }
 
 // writeKV writes " title=N title.reason=n …", reasons sorted.

@@ -60,15 +60,15 @@ func TestLiveTerminal(t *testing.T) {
 			t.Errorf("header %q lacks %q", header, want)
 		}
 	}
-	if f := strings.Fields(lines[2]); strings.Join(f, " ") != "SOURCE → DESTINATION PROTO REQS MISSING % BROKEN INVALID % OVERSIZED PII TRUNC GAPS" {
+	if f := strings.Fields(lines[2]); strings.Join(f, " ") != "SOURCE → DESTINATION PROTO REQS MISSING % BROKEN INVALID % OVERSIZED PII TRUNC GAPS BAGGAGE/s FIX" {
 		t.Errorf("column titles %q", lines[2])
 	}
 	wantRows := [][]string{
-		{"worst", "→", "api", "http", "10", "50.0", "0", "0.0", "0", "0", "0", "0"},
-		{"tie", "→", "api", "http", "20", "10.0", "0", "0.0", "0", "0", "0", "0"},
-		{"mid", "→", "api", "http", "10", "10.0", "0", "0.0", "0", "0", "0", "0"},
-		{"inv", "→", "api", "http", "5", "0.0", "0", "20.0", "0", "0", "0", "0"},
-		{"good", "→", "api", "http", "100", "0.0", "0", "0.0", "0", "0", "0", "0"},
+		{"worst", "→", "api", "http", "10", "50.0", "0", "0.0", "0", "0", "0", "0", "0"},
+		{"tie", "→", "api", "http", "20", "10.0", "0", "0.0", "0", "0", "0", "0", "0"},
+		{"mid", "→", "api", "http", "10", "10.0", "0", "0.0", "0", "0", "0", "0", "0"},
+		{"inv", "→", "api", "http", "5", "0.0", "0", "20.0", "0", "0", "0", "0", "0"},
+		{"good", "→", "api", "http", "100", "0.0", "0", "0.0", "0", "0", "0", "0", "0"},
 	}
 	rows := lines[3:]
 	if len(rows) != len(wantRows) {
@@ -151,7 +151,7 @@ func TestLivePlain(t *testing.T) {
 	if want := "time=2026-03-01T10:00:10Z kind=summary uptime=10s requests=145 pairs=5 folded_pairs=0 coverage_gaps=0 lost_events=3 lost_events.ringbuf_full=3 parse_failures=1 parse_failures.http.not_http=1"; lines[0] != want {
 		t.Errorf("summary\n got  %s\n want %s", lines[0], want)
 	}
-	if want := "time=2026-03-01T10:00:10Z kind=pair source=worst destination=api protocol=http requests=10 new_requests=10 missing=5 missing_pct=50.0 invalid=0 invalid_pct=0.0 oversized=0 at_risk=0 pii=0 suspect_keys=0 truncated=0 coverage_gaps=0 continued=0 broken=0 broken.new_root=0 broken.dropped=0"; lines[5] != want {
+	if want := "time=2026-03-01T10:00:10Z kind=pair source=worst destination=api protocol=http requests=10 new_requests=10 missing=5 missing_pct=50.0 invalid=0 invalid_pct=0.0 oversized=0 at_risk=0 pii=0 suspect_keys=0 truncated=0 coverage_gaps=0 continued=0 broken=0 broken.new_root=0 broken.dropped=0 baggage_bytes_per_second=0.0"; lines[5] != want {
 		t.Errorf("pair line\n got  %s\n want %s", lines[5], want)
 	}
 	for _, ln := range lines {
