@@ -64,7 +64,19 @@ func TestObserveChain(t *testing.T) {
 	if len(pairs) != 2 {
 		t.Errorf("%d pairs of this test, want 2: %v", len(pairs), pairs)
 	}
+	// b is a Go program (this test binary): more new roots than drops,
+	// so Go's fix first, and the HTTP client's for the drops.
+	if p := pairs[[2]string{svc("b"), svc("c")}]; p.Hint != "go.pass_ctx" ||
+		p.Hints["new_root"] != "go.pass_ctx" || p.Hints["dropped"] != "http.inject_headers" || len(p.Hints) != 2 {
+		t.Errorf("b -> c: hint %q, hints %v; want go.pass_ctx, dropped: http.inject_headers", p.Hint, p.Hints)
+	}
+	if p := pairs[[2]string{svc("a"), svc("b")}]; p.Hint != "" || p.Hints != nil {
+		t.Errorf("a -> b broke nothing but has hint %q, hints %v", p.Hint, p.Hints)
+	}
 	services := servicesOf(rep, tag)
+	if rt := services[svc("b")].Runtime; rt != "go" {
+		t.Errorf("service b runs %q, want go", rt)
+	}
 	wantB := report.ReportService{Service: svc("b"), TracedReceived: chainRequests, SentContinued: chainSame,
 		SentNewRoot: chainDetached, SentDropped: chainNone,
 		BrokenPairs: []report.ReportPairKey{{Source: svc("b"), Destination: svc("c"), Protocol: "http"}}}
@@ -163,6 +175,13 @@ func TestObserveChainKafka(t *testing.T) {
 	}
 	if got, ok := services[svc("source")]; ok {
 		t.Errorf("entry producer listed: %+v", got)
+	}
+	// The relays' traced input was all records: a fresh trace means the
+	// consumer did not extract, none that the producer did not inject.
+	for mode, want := range map[string]string{"same": "", "fresh": "kafka.extract_headers", "none": "kafka.inject_headers"} {
+		if p := pairs[[2]string{svc("relay-" + mode), "chain-out"}]; p.Hint != want {
+			t.Errorf("relay-%s -> chain-out: hint %q, want %q", mode, p.Hint, want)
+		}
 	}
 	for name, out := range map[string]string{"report": string(raw), "log": pw.log.String()} {
 		if strings.Contains(out, "4bf92f35") {
