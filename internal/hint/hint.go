@@ -88,35 +88,22 @@ func For(s Sender, protocol, reason string) Code {
 	return ""
 }
 
-// text is what a code says: short for a table cell, long for a line that
-// has room.
-type text struct{ short, long string }
-
-var texts = map[Code]text{
-	NodeContextBind: {"context.bind/with around callbacks",
-		"Node.js lost the request's context before sending: wrap callbacks in context.bind(context.active(), fn) or run them in context.with(ctx, fn) around setTimeout, setImmediate, queueMicrotask and callback APIs"},
-	GoPassCtx: {"pass ctx into goroutines",
-		"Go sent with a context that is not the request's: pass the request's ctx into goroutines and calls (http.NewRequestWithContext(ctx, ...); context.WithoutCancel(ctx) to outlive the request), never context.Background()"},
-	JavaContextWrap: {"Context.wrap or instrumented executor",
-		"JVM ran the send on a thread the context did not follow: wrap tasks in Context.current().wrap(runnable) or use an instrumented executor (Context.taskWrapping(executor))"},
-	PythonCopyContext: {"contextvars.copy_context for threads",
-		"CPython ran the send in a thread or callback without the caller's context: run it with contextvars.copy_context().run(fn, ...) or pass the context explicitly"},
-	KafkaExtract: {"extract record headers at consumer",
-		"Kafka consumer handled records without their context: propagator.extract the record headers and make that context current while handling the record"},
-	KafkaInject: {"inject context into record headers",
-		"Kafka producer sent records without context: propagator.inject the current context into each record's headers, or use an instrumented producer"},
-	HTTPInject: {"instrument client / inject headers",
-		"HTTP client sent without context: instrument it or propagator.inject the current context into the request headers (or a proxy between strips them)"},
-	CodeUnknown: {"carry context to the send",
-		"runtime not identified: the context was lost between receiving and sending; carry it into the callback, thread or task that sends"},
+// words are what each code says in a table cell; README's table says it
+// in a sentence.
+var words = map[Code]string{
+	NodeContextBind:   "context.bind/with around callbacks",
+	GoPassCtx:         "pass ctx into goroutines",
+	JavaContextWrap:   "Context.wrap or instrumented executor",
+	PythonCopyContext: "contextvars.copy_context for threads",
+	KafkaExtract:      "extract record headers at consumer",
+	KafkaInject:       "inject context into record headers",
+	HTTPInject:        "instrument client / inject headers",
+	CodeUnknown:       "carry context to the send",
 }
 
-// Short is the code's words for a table cell, at most 40 characters; ""
-// for a code it does not know.
-func (c Code) Short() string { return texts[c].short }
-
-// Words is the code's words in a sentence; "" for a code it does not know.
-func (c Code) Words() string { return texts[c].long }
+// Words is what the code says in a few words (at most 40 bytes, for the
+// live view); "" for a code it does not know.
+func (c Code) Words() string { return words[c] }
 
 // Codes lists every code, in the README's order.
 func Codes() []Code {

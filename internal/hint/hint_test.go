@@ -1,7 +1,10 @@
 package hint
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -45,20 +48,34 @@ func TestCodes(t *testing.T) {
 	var got []string
 	for _, c := range Codes() {
 		got = append(got, string(c))
-		if c.Short() == "" || c.Words() == "" {
+		if c.Words() == "" {
 			t.Errorf("%s has no words", c)
 		}
-		if n := len(c.Short()); n > 40 {
+		if n := len(c.Words()); n > 40 {
 			t.Errorf("%s: short words of %d bytes", c, n)
 		}
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("codes %v, want %v", got, want)
 	}
-	if len(texts) != len(Codes()) {
-		t.Errorf("%d texts for %d codes", len(texts), len(Codes()))
+	if len(words) != len(Codes()) {
+		t.Errorf("%d words for %d codes", len(words), len(Codes()))
 	}
-	if Code("x").Short() != "" {
+	if Code("x").Words() != "" {
 		t.Error("an unknown code has words")
+	}
+}
+
+// TestReadmeListsEveryCode keeps the README's table of hints in step with
+// the codes.
+func TestReadmeListsEveryCode(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range Codes() {
+		if !strings.Contains(string(readme), "\n| `"+string(c)+"` | ") {
+			t.Errorf("README's table of hints lacks %s", c)
+		}
 	}
 }

@@ -145,14 +145,21 @@ func (id *Identifier) Len() int {
 	return id.cache.Len()
 }
 
+// maxDynstr bounds the dynamic string table read to list the shared
+// libraries an executable needs. A launcher's is a few kilobytes; one far
+// larger belongs to a program that exports its symbols (the official
+// Node.js build's is 5 MB, and it is known by name first), or to a file
+// made to make propwatch read.
+const maxDynstr = 1 << 20
+
 // identify tells the runtime of the executable f, whose file name is name.
 // A Go binary is told by its build info, which the Go linker writes in
-// every binary (stripped ones included); the others by the shared
-// libraries they need (a JVM launcher needs libjli or libjvm, a CPython
-// built shared needs libpython, Debian's Node.js needs libnode) and else
-// by name, because the official Node.js and CPython builds are static. Both
-// reads are a few kilobytes of headers: symbol tables (Node's are 7 MB)
-// are never read.
+// every binary (stripped ones included), whatever its name; the others by
+// name, and else by the shared libraries they need (a JVM launcher needs
+// libjli or libjvm, a CPython built shared libpython, Debian's Node.js
+// libnode), because a launcher may be renamed but the official Node.js and
+// CPython builds are static. What is read is the ELF headers, the build
+// info and a small dynamic string table: symbol tables never.
 func identify(f *os.File, name string) Runtime {
 	ef, err := elf.NewFile(f)
 	if err != nil {
@@ -163,14 +170,22 @@ func identify(f *os.File, name string) Runtime {
 			return Go
 		}
 	}
-	if libs, err := ef.ImportedLibraries(); err == nil {
-		for _, lib := range libs {
-			if rt := byLibrary(lib); rt != Unknown {
-				return rt
-			}
+	if rt := byName(name); rt != Unknown {
+		return rt
+	}
+	if s := ef.Section(".dynstr"); s == nil || s.Size > maxDynstr {
+		return Unknown
+	}
+	libs, err := ef.ImportedLibraries()
+	if err != nil {
+		return Unknown
+	}
+	for _, lib := range libs {
+		if rt := byLibrary(lib); rt != Unknown {
+			return rt
 		}
 	}
-	return byName(name)
+	return Unknown
 }
 
 // byLibrary tells a runtime from a shared library its executable needs.

@@ -176,7 +176,7 @@ func (l *Live) table(s Snapshot, lost map[string]uint64, now time.Time) {
 		l.line(fmt.Sprintf("%-*s %-6s %10d %10s %8d %10s %10d %8d %8d %8d %10s  %s", width,
 			pairCell(p, width), cut(p.Protocol, 6), p.Requests, pct(p.MissingContext, p.Requests), p.BrokenChain(),
 			pct(p.InvalidContext, p.Requests), p.OversizedBaggage, p.PIITotal(), p.Truncated, p.GapTotal(),
-			bytesRate(l.baggageRate(p, now)), p.Hint().Short()), cols)
+			bytesRate(l.baggageRate(p, now)), p.Hint().Words()), cols)
 	}
 	if more > 0 {
 		l.line(fmt.Sprintf("… %d more pairs", more), cols)
@@ -396,7 +396,7 @@ func (l *Live) lines(s Snapshot, lost map[string]uint64, now time.Time) {
 			strconv.FormatFloat(l.baggageRate(p, now), 'f', 1, 64))
 		if h := p.Hint(); h != "" {
 			// The code to grep, and the words a reader acts on.
-			fmt.Fprintf(b, " hint=%s fix=%s", h, strconv.Quote(h.Short()))
+			fmt.Fprintf(b, " hint=%s fix=%s", h, strconv.Quote(h.Words()))
 		}
 		b.WriteByte('\n')
 	}
