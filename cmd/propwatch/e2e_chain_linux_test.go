@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -100,10 +101,15 @@ func TestObserveChain(t *testing.T) {
 			t.Errorf("metrics lack %s", series)
 		}
 	}
-	// No trace id comes out, anywhere.
+	// No trace id comes out, anywhere, and no path of the executables
+	// the runtimes were told from (the peers run this test binary).
+	exeDir := filepath.Dir(os.Args[0])
 	for name, out := range map[string]string{"report": string(raw), "metrics": metrics, "log": pw.log.String()} {
 		if strings.Contains(out, chainTracePrefix[:8]) {
 			t.Errorf("%s contains a trace id", name)
+		}
+		if strings.Contains(out, exeDir) {
+			t.Errorf("%s contains the peers' executable path", name)
 		}
 	}
 }
