@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 
 rounds=${BENCH_ROUNDS:-5}
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "rounds: BENCH_ROUNDS=$rounds is not a positive number" >&2; exit 2; }
+mkdir -p bench/out
 dir=$(mktemp -d /tmp/propwatch-rounds.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 
