@@ -71,7 +71,7 @@ func newRunCmd() *cobra.Command {
 	fl := cmd.Flags()
 	fl.DurationVar(&f.duration, "duration", 0, "stop after this long (0: run until SIGINT or SIGTERM)")
 	fl.StringVar(&f.reportPath, "report", "", "write the final JSON report (propwatch.report/v1) to this file on stop; - for stdout")
-	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at ADDR/metrics and /healthz (e.g. :9464)")
+	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at ADDR/metrics, the live JSON report at ADDR/report (what propwatch audit collects) and /healthz (e.g. :9464)")
 	baggageFlags(fl, &f.limits)
 	fl.IntVar(&f.maxPairs, "max-pairs", 1000, "service pairs tracked before new pairs fold into one (overflow) pair")
 	fl.IntVar(&f.captureBytes, "capture-bytes", loader.DefaultCaptureBytes, fmt.Sprintf("bytes of each request chunk copied from the kernel (%d to %d)", loader.MinCaptureBytes, loader.DefaultCaptureBytes))
@@ -157,6 +157,7 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 	}
 
 	agg := report.NewAggregator(report.AggregatorConfig{MaxPairs: f.maxPairs})
+	host, _ := os.Hostname() // the report's, final and live (/report)
 	local := &identity.LocalAddrs{}
 	if err := local.Refresh(); err != nil {
 		log.Warn("list local addresses", "err", err)
@@ -187,7 +188,12 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 		if err != nil {
 			return &exitError{code: exitUsage, msg: fmt.Sprintf("metrics address: %v", err)}
 		}
-		srv = &http.Server{Handler: report.Handler(metrics...), ReadHeaderTimeout: 5 * time.Second}
+		live := func() report.Report {
+			rep := report.NewReport(host, started, time.Now(), agg.Snapshot(), l.Lost())
+			rep.KernelErrors = l.KernelErrors()
+			return rep
+		}
+		srv = &http.Server{Handler: report.HandlerWithReport(live, metrics...), ReadHeaderTimeout: 5 * time.Second}
 		go srv.Serve(ln)
 		log.Info("serving metrics", "addr", ln.Addr().String())
 	}
@@ -277,7 +283,6 @@ loop:
 		live.Render(snap, l.Lost(), ended)
 	}
 	if f.reportPath != "" {
-		host, _ := os.Hostname()
 		rep := report.NewReport(host, started, ended, snap, l.Lost())
 		rep.KernelErrors = l.KernelErrors()
 		if err := writeReport(stdout, f.reportPath, rep); err != nil {

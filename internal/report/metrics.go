@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 
@@ -191,8 +192,18 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 // collector, and others such as the OTLP exporter's) and the Go and process
 // collectors (a private one, so that nothing else registered in the
 // program leaks into propwatch's endpoint), and /healthz, which answers
-// "ok" while the process serves.
+// "ok" while the process serves. It serves no /report; see
+// HandlerWithReport.
 func Handler(cs ...prometheus.Collector) http.Handler {
+	return HandlerWithReport(nil, cs...)
+}
+
+// HandlerWithReport is Handler plus GET /report: the report that live
+// returns at the time of the request (the live report, in the schema of
+// the final one: Ended is the request's time), as WriteJSON writes it.
+// It is what `propwatch audit` collects from each node. live may be nil:
+// then /report is not served.
+func HandlerWithReport(live func() Report, cs ...prometheus.Collector) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(cs...)
 	reg.MustRegister(
@@ -207,6 +218,18 @@ func Handler(cs ...prometheus.Collector) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	if live != nil {
+		mux.HandleFunc("GET /report", func(w http.ResponseWriter, _ *http.Request) {
+			var buf bytes.Buffer
+			if err := live().WriteJSON(&buf); err != nil {
+				http.Error(w, "report: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			_, _ = w.Write(buf.Bytes())
+		})
+	}
 	return mux
 }
 
