@@ -67,7 +67,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newCheckCmd(), newRunCmd())
+	root.AddCommand(newCheckCmd(), newRunCmd(), newAuditCmd())
 	return root
 }
 
