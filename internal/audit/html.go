@@ -32,7 +32,8 @@ var page = template.Must(template.New("page").Funcs(template.FuncMap{
 		slices.Sort(out)
 		return strings.Join(out, " ")
 	},
-	"sum": sum,
+	"sum":    sum,
+	"plural": plural,
 }).Parse(pageSource))
 
 // pageData is what the page template reads.
