@@ -67,3 +67,27 @@ func TestSeverity(t *testing.T) {
 		}
 	}
 }
+
+// TestPageEscapes: names from a crafted report file are text on the page,
+// never markup.
+func TestPageEscapes(t *testing.T) {
+	evil := `"><script>alert(1)</script><x y="`
+	r := nodeReports()[0]
+	r.Host = evil
+	r.Pairs = append(r.Pairs, pair(evil, "javascript:alert(1)", "http", 5, 5, 0, 0, map[string]uint64{evil: 1}))
+	a, err := Build([]Input{{Source: evil, Report: r}, {Source: evil + "2", Err: errors.New(evil)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := a.WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	if strings.Contains(page, "<script>alert") || strings.Contains(page, `"><x`) || strings.Count(page, "<script>") != 1 {
+		t.Errorf("a name became markup")
+	}
+	if fetching.MatchString(page) {
+		t.Errorf("the page fetches %q", fetching.FindString(page))
+	}
+}
