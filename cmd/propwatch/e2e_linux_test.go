@@ -248,7 +248,14 @@ type running struct {
 // attached.
 func startPropwatch(t *testing.T, bin string, args ...string) *running {
 	t.Helper()
-	r := &running{cmd: exec.Command(bin, append([]string{"run"}, args...)...), log: &syncBuffer{}, exited: make(chan error, 1)}
+	return startRunning(t, exec.Command(bin, append([]string{"run"}, args...)...))
+}
+
+// startRunning starts cmd, a `propwatch run` however it is launched, and
+// waits until its capture is attached.
+func startRunning(t *testing.T, cmd *exec.Cmd) *running {
+	t.Helper()
+	r := &running{cmd: cmd, log: &syncBuffer{}, exited: make(chan error, 1)}
 	r.cmd.Stdout = r.log
 	attached := make(chan struct{})
 	r.cmd.Stderr = &watchWriter{w: r.log, want: "capture attached", found: attached}
