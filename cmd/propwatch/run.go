@@ -59,10 +59,11 @@ func newRunCmd() *cobra.Command {
 			"the trace context of every HTTP/1.x request and Kafka record that processes send or\n" +
 			"receive over TCP (loopback included), and reports per service pair until SIGINT, SIGTERM\n" +
 			"or --duration.\n\n" +
-			"It needs root, or CAP_BPF and CAP_PERFMON (load and attach), CAP_SYS_PTRACE (read other\n" +
-			"users' processes' environments) and CAP_SYS_ADMIN (only to mount tracefs when it is\n" +
-			"missing); and Linux with BTF (/sys/kernel/btf/vmlinux): tested on 6.1, 6.12 and 6.18,\n" +
-			"5.8 and later by design (untested). --hooks says what each hook set needs.",
+			"It needs root, or CAP_BPF and CAP_PERFMON (load and attach), CAP_SYS_PTRACE and\n" +
+			"CAP_DAC_READ_SEARCH (read other users' processes' environments) and CAP_SYS_ADMIN (only\n" +
+			"to mount tracefs when it is missing); and Linux with BTF (/sys/kernel/btf/vmlinux):\n" +
+			"tested on 6.1, 6.12 and 6.18, 5.8 and later by design (untested). --hooks says what each\n" +
+			"hook set needs.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runObserve(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
