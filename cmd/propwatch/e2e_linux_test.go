@@ -112,9 +112,18 @@ func (p *peer) line(t *testing.T) string {
 	return ""
 }
 
-// buildPropwatch builds the command once per test binary run.
+// buildPropwatch builds the command once per test binary run, or returns
+// PROPWATCH_E2E_BIN when that names a prebuilt one: the kernel matrix
+// (make test-kernels) runs this test binary in a guest that has no Go
+// toolchain, so it builds propwatch on the host from the same tree.
 func buildPropwatch(t *testing.T) string {
 	t.Helper()
+	if prebuilt := os.Getenv("PROPWATCH_E2E_BIN"); prebuilt != "" {
+		if _, err := os.Stat(prebuilt); err != nil {
+			t.Fatalf("PROPWATCH_E2E_BIN: %v", err)
+		}
+		return prebuilt
+	}
 	bin := filepath.Join(t.TempDir(), "propwatch")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
 	cmd.Stderr = os.Stderr
