@@ -42,6 +42,7 @@ say() {
 . /etc/pwk.conf
 
 say "uname $(uname -r)"
+say "arch $(uname -m)"
 if [ -e /sys/kernel/btf/vmlinux ]; then say "btf present"; else say "btf absent"; fi
 
 # Each hook set on its own, the way a user would start propwatch, then

@@ -157,41 +157,59 @@ EOF
 say "initramfs $(du -h "$build/initramfs.gz" | cut -f1)"
 
 # --- Guests ------------------------------------------------------------------
-# Sequential: each guest already uses both cores (TCG with one thread per
-# vCPU). ttyS0 is the console, kept as a file; ttyS1 carries the result
-# lines. panic=-1 with -no-reboot: a guest that panics ends QEMU at once
-# instead of waiting for the timeout.
+# KERNELS_JOBS guests at a time (default: one per host core). Under TCG the
+# verifier, which is most of the time, runs on one vCPU, so one guest
+# leaves the second core idle; two guests fill both. ttyS0 is the
+# console, kept as a file; ttyS1 carries the result lines. panic=-1 with
+# -no-reboot: a guest that panics ends QEMU at once instead of waiting for
+# the timeout.
+JOBS=${KERNELS_JOBS:-$(nproc)}
 logs=$CACHE/logs
 mkdir -p "$logs"
-results=()
-total_start=$(date +%s)
-for i in "${!labels[@]}"; do
-	label=${labels[$i]}
-	console=$logs/$label.console.log
-	result=$logs/$label.results.log
+
+# boot LABEL VMLINUZ: runs one guest to its end and appends how QEMU ended
+# to its result log.
+boot() {
+	local label=$1 vmlinuz=$2 start rc=0 wall timedout=no
+	local console=$logs/$label.console.log result=$logs/$label.results.log
 	rm -f "$console" "$result"
-	say "booting $label (timeout ${GUEST_TIMEOUT}s, console: $console)"
 	start=$(date +%s)
-	rc=0
 	timeout -k 10 "$GUEST_TIMEOUT" qemu-system-x86_64 \
 		-accel tcg,thread=multi -smp "$SMP" -m "$MEM" -cpu max \
 		-nodefaults -no-reboot -display none -monitor none -nic none \
-		-kernel "${vmlinuzes[$i]}" -initrd "$build/initramfs.gz" \
+		-kernel "$vmlinuz" -initrd "$build/initramfs.gz" \
 		-append "console=ttyS0 panic=-1" \
-		-serial "file:$console" -serial "file:$result" || rc=$?
+		-serial "file:$console" -serial "file:$result" </dev/null || rc=$?
 	wall=$(($(date +%s) - start))
-	timedout=no
 	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then timedout=yes; fi
 	echo "PWK host label=$label qemu-rc=$rc timeout=$timedout wall=$wall" >>"$result"
-	say "$label: qemu exit $rc after ${wall}s"
-	if ! grep -q '^PWK done' "$result" || [ "$rc" != 0 ]; then
-		echo "---- last 40 lines of $console"
-		tail -n 40 "$console" || true
+	say "$label: qemu exit $rc after ${wall}s (timeout ${GUEST_TIMEOUT}s)"
+}
+
+total_start=$(date +%s)
+results=()
+running=0
+for i in "${!labels[@]}"; do
+	if [ "$running" -ge "$JOBS" ]; then
+		wait -n || true
+		running=$((running - 1))
+	fi
+	say "booting ${labels[$i]} (console: $logs/${labels[$i]}.console.log)"
+	boot "${labels[$i]}" "${vmlinuzes[$i]}" &
+	running=$((running + 1))
+	results+=("$logs/${labels[$i]}.results.log")
+done
+wait
+total=$(($(date +%s) - total_start))
+say "all guests: ${total}s"
+for label in "${labels[@]}"; do
+	result=$logs/$label.results.log
+	if ! grep -q '^PWK done' "$result" || ! grep -q '^PWK host .*qemu-rc=0 ' "$result"; then
+		echo "---- $label did not finish cleanly: last 40 lines of $logs/$label.console.log"
+		tail -n 40 "$logs/$label.console.log" || true
 		echo "----"
 	fi
-	results+=("$result")
 done
-say "all guests: $(($(date +%s) - total_start))s"
 
 # The host kernel is the third column of the matrix, but not booted here:
 # `make test` runs the same tests on it (CI: .ci/run, before this).

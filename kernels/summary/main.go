@@ -79,6 +79,7 @@ type kernel struct {
 	file     string
 	label    string
 	release  string
+	object   string // the capture object the guest loads: x86 or arm64
 	btf      string
 	hooks    map[string]hook
 	binaries []*binary
@@ -127,6 +128,8 @@ func parse(file string, r io.Reader) (*kernel, error) {
 				k.release = args
 			case "btf":
 				k.btf = args
+			case "arch":
+				k.object = map[string]string{"x86_64": "x86", "aarch64": "arm64"}[args]
 			case "hooks":
 				set, _, _ := strings.Cut(args, " ")
 				h := hook{rc: atoi(kv["rc"], -1), attached: kv["attached"]}
@@ -185,7 +188,7 @@ func parse(file string, r io.Reader) (*kernel, error) {
 			k.insns[set][m[1]] = atoi(m[2], 0)
 			k.progSet[m[1]] = set
 		}
-		if m := stackRE.FindStringSubmatch(line); m != nil {
+		if m := stackRE.FindStringSubmatch(line); m != nil && k.ofThisObject(running) {
 			if n := atoi(m[2], 0); n > k.stack[m[1]] {
 				k.stack[m[1]] = n
 			}
@@ -198,6 +201,18 @@ func parse(file string, r io.Reader) (*kernel, error) {
 		k.label = k.release
 	}
 	return k, sc.Err()
+}
+
+// ofThisObject says whether a (sub)test is about the capture object the
+// guest loads: TestStackBudget analyses both committed objects, as
+// subtests named x86 and arm64, and only the guest's own counts here.
+func (k *kernel) ofThisObject(test string) bool {
+	for _, p := range strings.Split(test, "/")[1:] {
+		if p == "x86" || p == "arm64" {
+			return p == k.object
+		}
+	}
+	return true
 }
 
 // setOf is the hook set a (sub)test name is about, from its path, or "-".

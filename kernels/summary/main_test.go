@@ -10,6 +10,7 @@ import (
 // passing612 is the shape of a passing guest's result log, cut short.
 const passing612 = `PWK uname 6.12.107+deb12-cloud-amd64
 PWK btf present
+PWK arch x86_64
 PWK hooks sock rc=0 secs=3 attached=sock err=- | -
 PWK hooks btf rc=0 secs=3 attached=btf err=- | -
 PWK hooks raw rc=0 secs=3 attached=raw err=- | -
@@ -26,9 +27,14 @@ PWK test-begin internal_loader.test
     --- PASS: TestVerifierStats/sock (0.50s)
     --- PASS: TestVerifierStats/syscalls (0.50s)
 === RUN   TestStackBudget
-    stack_test.go:10: stack-chain prog=pw_sock_recv bytes=400
-    stack_test.go:10: stack-chain prog=pw_exit_read bytes=416
+=== RUN   TestStackBudget/x86
+    stack_test.go:10: stack-chain prog=pw_sock_recv bytes=400 chain=a,b
+    stack_test.go:10: stack-chain prog=pw_exit_read bytes=416 chain=a,c
+=== RUN   TestStackBudget/arm64
+    stack_test.go:10: stack-chain prog=pw_exit_read bytes=480 chain=a,c
 --- PASS: TestStackBudget (0.01s)
+    --- PASS: TestStackBudget/x86 (0.00s)
+    --- PASS: TestStackBudget/arm64 (0.00s)
 === RUN   TestIPv6
 === RUN   TestIPv6/sock
     loader_linux_test.go:352: no IPv6 loopback
@@ -68,7 +74,7 @@ func TestPassing(t *testing.T) {
 	}
 	s := k.summary()
 	for _, want := range []string{"KERNEL 6.12.107+deb12-cloud-amd64 PASS", "loaded: sock btf raw syscalls, auto=sock",
-		"3 passed 0 failed 0 skipped (with subtests 5/0/1) in 1 binaries", "sock 9000 (pw_sock_recv)", "syscalls 416B (pw_exit_read)", "150s"} {
+		"3 passed 0 failed 0 skipped (with subtests 7/0/1) in 1 binaries", "sock 9000 (pw_sock_recv)", "syscalls 416B (pw_exit_read)", "150s"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
 		}
