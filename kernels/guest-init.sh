@@ -44,6 +44,13 @@ say() {
 say "uname $(uname -r)"
 say "arch $(uname -m)"
 if [ -e /sys/kernel/btf/vmlinux ]; then say "btf present"; else say "btf absent"; fi
+# Whether the kernel has the tracepoints of the sock hook set (6.3+),
+# straight from tracefs: where it has them, sock must load.
+if [ -d /sys/kernel/tracing/events/sock/sock_send_length ] && [ -d /sys/kernel/tracing/events/sock/sock_recv_length ]; then
+	say "sock-tracepoints present"
+else
+	say "sock-tracepoints absent"
+fi
 
 # Each hook set on its own, the way a user would start propwatch, then
 # auto: did it load and attach (its "capture attached" log line and exit
@@ -56,8 +63,11 @@ for set in sock btf raw syscalls auto; do
 	end=$(date +%s)
 	cat /tmp/hooks.err /tmp/hooks.out
 	attached=$(sed -n 's/.*msg="capture attached" set=\([a-z]*\).*/\1/p' /tmp/hooks.err | head -n 1)
-	first=$(grep -m 1 '^propwatch:' /tmp/hooks.err | cut -c1-200)
-	last=$(grep -v -e '^[[:space:]]*$' -e '^[[:space:]]*processed [0-9]* insns' -e 'verification time' /tmp/hooks.err | tail -n 1 | tr -d '\t' | cut -c1-200)
+	first=- last=-
+	if [ "$rc" != 0 ]; then
+		first=$(grep -m 1 '^propwatch:' /tmp/hooks.err | cut -c1-200)
+		last=$(grep -v -e '^[[:space:]]*$' -e '^[[:space:]]*processed [0-9]* insns' -e 'verification time' /tmp/hooks.err | tail -n 1 | tr -d '\t' | cut -c1-200)
+	fi
 	say "hooks $set rc=$rc secs=$((end - start)) attached=${attached:--} err=${first:--} | ${last:--}"
 done
 

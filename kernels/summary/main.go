@@ -7,7 +7,9 @@
 // exits:
 //
 //	PWK uname 6.12.107+deb12-cloud-amd64
+//	PWK arch x86_64
 //	PWK btf present
+//	PWK sock-tracepoints present
 //	PWK hooks sock rc=0 secs=3 attached=sock err=- | -
 //	PWK test-begin internal_loader.test
 //	... the test binary's -test.v output ...
@@ -19,7 +21,8 @@
 // timed out, at least one test binary ran, every test binary that began
 // ended with status 0 and no "--- FAIL", at least one test passed, and
 // every hook set loaded, except sock on a kernel without its tracepoints
-// (before 6.3), which is reported as not supported.
+// (before 6.3; the guest says "PWK sock-tracepoints absent"), which is
+// reported as not supported.
 //
 // Usage: summary RESULT_LOG...
 package main
@@ -40,10 +43,6 @@ import (
 // hookSets are the hook sets of loader.HookSet, in the order of
 // loader.HooksAuto, and auto itself last.
 var hookSets = []string{"sock", "btf", "raw", "syscalls"}
-
-// sockMissing is how the loader says a kernel has no sock_send_length and
-// sock_recv_length tracepoints (probeSock in internal/loader).
-const sockMissing = "has no tracepoint sock/"
 
 type hook struct {
 	rc       int
@@ -81,6 +80,7 @@ type kernel struct {
 	release  string
 	object   string // the capture object the guest loads: x86 or arm64
 	btf      string
+	sockTP   string // "present" or "absent": the sock set's tracepoints in tracefs
 	hooks    map[string]hook
 	binaries []*binary
 	top      counts            // top-level tests of all binaries
@@ -128,6 +128,8 @@ func parse(file string, r io.Reader) (*kernel, error) {
 				k.release = args
 			case "btf":
 				k.btf = args
+			case "sock-tracepoints":
+				k.sockTP = args
 			case "arch":
 				k.object = map[string]string{"x86_64": "x86", "aarch64": "arm64"}[args]
 			case "hooks":
@@ -234,8 +236,9 @@ func atoi(s string, def int) int {
 }
 
 // hookState says whether set loaded on k: "loaded", "n/a" when the kernel
-// lacks what it needs (sock before 6.3), "FAILED", or "unknown" when the
-// guest never tried it.
+// lacks what it needs (sock before 6.3: the guest looks for its
+// tracepoints in tracefs), "FAILED", or "unknown" when the guest never
+// tried it.
 func (k *kernel) hookState(set string) string {
 	h, ok := k.hooks[set]
 	switch {
@@ -243,7 +246,7 @@ func (k *kernel) hookState(set string) string {
 		return "unknown"
 	case h.rc == 0 && h.attached != "" && h.attached != "-":
 		return "loaded"
-	case set == "sock" && strings.Contains(h.err, sockMissing):
+	case set == "sock" && k.sockTP == "absent":
 		return "n/a"
 	}
 	return "FAILED"
