@@ -29,7 +29,8 @@ test:
 # it as root, and prints one line per kernel and a kernel x hook set table;
 # fails unless every kernel passes. Root on Debian: it installs qemu,
 # busybox-static, kcat and cpio if missing. The host kernel is `make test`.
-# About 2 x 5 minutes on 2 cores; see kernels/run.sh for the knobs.
+# About 5 minutes on 2 cores (the two guests run side by side, about 4.5
+# minutes each); see kernels/run.sh for the knobs.
 .PHONY: test-kernels
 test-kernels:
 	GO=$(GO) bash kernels/run.sh
