@@ -3,9 +3,10 @@
 # PID 1 from the initramfs (there is no disk), sets up what the tests expect
 # of a Linux host, runs the test binaries as root and powers off.
 #
-# Two serial ports: ttyS0 is the console (kernel messages and everything
-# below, for a human reading the console log); ttyS1 gets only the lines
-# that kernels/run.sh parses, so that a kernel message can never break one.
+# Two ports: the console (kernel messages and everything below, for a
+# human reading the console log), and PWK_RESULTS (ttyS1 on x86, hvc0 on
+# arm64), which gets only the lines that kernels/run.sh parses, so that a
+# kernel message can never break one.
 # Every line for the parser starts with "PWK "; a test binary's own output
 # goes to both ports between "PWK test-begin" and "PWK test-end".
 #
@@ -33,13 +34,12 @@ mount -t tmpfs tmpfs /tmp
 ip link set lo up
 hostname pwk-guest
 
-exec 3>/dev/ttyS1
+. /etc/pwk.conf
+exec 3>"$PWK_RESULTS"
 say() {
 	echo "PWK $*" >&3
 	echo "PWK $*"
 }
-
-. /etc/pwk.conf
 
 say "uname $(uname -r)"
 say "arch $(uname -m)"
@@ -78,7 +78,7 @@ for t in $PWK_TESTS; do
 	bin=${t#*:}
 	say "test-begin $bin"
 	start=$(date +%s)
-	(cd "/src/$dir" && "./$bin" -test.v -test.count=1 -test.timeout="$PWK_TEST_TIMEOUT" $PWK_TEST_ARGS) 2>&1 | tee /dev/ttyS1
+	(cd "/src/$dir" && "./$bin" -test.v -test.count=1 -test.timeout="$PWK_TEST_TIMEOUT" $PWK_TEST_ARGS) 2>&1 | tee "$PWK_RESULTS"
 	rc=$?
 	end=$(date +%s)
 	say "test-end $bin rc=$rc secs=$((end - start))"
