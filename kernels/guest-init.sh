@@ -35,6 +35,17 @@ ip link set lo up
 hostname pwk-guest
 
 . /etc/pwk.conf
+# The modules of the result port where the kernel has them as modules
+# (virtio on 6.1 arm64), dependencies first; its device node appears when
+# the driver has probed.
+if [ -f /lib/modules/pwk/order ]; then
+	while read -r m; do insmod "/lib/modules/pwk/$m.ko"; done </lib/modules/pwk/order
+fi
+n=0
+while [ ! -e "$PWK_RESULTS" ] && [ "$n" -lt 100 ]; do
+	sleep 0.1
+	n=$((n + 1))
+done
 exec 3>"$PWK_RESULTS"
 say() {
 	echo "PWK $*" >&3

@@ -119,9 +119,33 @@ fetch() {
 }
 
 # --- Kernels -----------------------------------------------------------------
-# Only the vmlinuz and config of each package are kept. The guest has no
-# modules: what booting and the tests need must be built in.
-labels=() vmlinuzes=()
+# Of each package only the vmlinuz, the config and the few modules the
+# guest loads are kept. What booting and the tests need must be built in;
+# the one exception is the virtio console that carries the result lines of
+# arm64 guests, a module in some kernels (6.1): those modules, with what
+# they depend on, go into a small cpio that is appended to the initramfs.
+
+# keep_modules DIR MODULE...: copies MODULE.ko and the modules it depends
+# on (the depends= of their modinfo) from the unpacked package in DIR/x to
+# DIR/modules, with DIR/modules/order listing them dependencies first.
+keep_modules() {
+	local dir=$1 m
+	shift
+	mkdir -p "$dir/modules/lib/modules/pwk"
+	for m in "$@"; do keep_module "$dir" "$m"; done
+	(cd "$dir/modules" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) | gzip -1 >"$dir/modules.cpio.gz"
+}
+keep_module() {
+	local dir=$1 m=$2 ko dep out=$1/modules/lib/modules/pwk
+	grep -qx "$m" "$out/order" 2>/dev/null && return
+	ko=$(find "$dir/x/lib/modules" -name "$m.ko" | head -n 1)
+	[ -n "$ko" ] || return 0 # built in
+	for dep in $(tr '\0' '\n' <"$ko" | sed -n 's/^depends=//p' | tr ',' ' '); do keep_module "$dir" "$dep"; done
+	cp "$ko" "$out/"
+	echo "$m" >>"$out/order"
+}
+
+labels=() vmlinuzes=() extras=()
 for i in "${!pkgs[@]}"; do
 	arch=${arches[$i]} pkg=${pkgs[$i]} version=${versions[$i]}
 	dir=$CACHE/kernels/${pkg}_${version}
@@ -133,18 +157,25 @@ for i in "${!pkgs[@]}"; do
 		basename "$vmlinuz" | sed 's/^vmlinuz-//' >"$dir/release"
 		cp "$dir"/x/boot/config-* "$dir/config"
 		mv "$vmlinuz" "$dir/vmlinuz"
+		if [ "$arch" = arm64 ]; then keep_modules "$dir" virtio_pci virtio_console; fi
 		rm -rf "$dir/x"
 	fi
 	need=(BLK_DEV_INITRD RD_GZIP DEVTMPFS BPF_SYSCALL BPF_EVENTS FTRACE UNIX INET IPV6)
 	case "$arch" in
 	amd64) need+=(SERIAL_8250_CONSOLE) ;;
-	arm64) need+=(SERIAL_AMBA_PL011_CONSOLE VIRTIO_PCI VIRTIO_CONSOLE) ;;
+	arm64) need+=(SERIAL_AMBA_PL011_CONSOLE PCI_HOST_GENERIC) ;;
 	esac
 	for opt in "${need[@]}"; do
 		grep -qx "CONFIG_$opt=y" "$dir/config" || die "$pkg: CONFIG_$opt is not built in"
 	done
+	if [ "$arch" = arm64 ]; then
+		for opt in VIRTIO_PCI VIRTIO_CONSOLE; do
+			grep -qx "CONFIG_$opt=[ym]" "$dir/config" || die "$pkg: no CONFIG_$opt"
+		done
+	fi
 	labels+=("$(cat "$dir/release")")
 	vmlinuzes+=("$dir/vmlinuz")
+	extras+=("$dir/modules.cpio.gz")
 done
 
 # --- Initramfs, one per architecture -------------------------------------------
@@ -248,12 +279,16 @@ for arch in "${guest_arches[@]}"; do build_initramfs "$arch"; done
 logs=$CACHE/logs
 mkdir -p "$logs"
 
-# boot ARCH LABEL VMLINUZ: runs one guest to its end and appends how QEMU
-# ended to its result log.
+# boot ARCH LABEL VMLINUZ MODULES: runs one guest to its end and appends
+# how QEMU ended to its result log. The kernel unpacks concatenated cpio
+# archives one after the other: the kernel's modules, if any, follow the
+# initramfs of its architecture.
 boot() {
-	local arch=$1 label=$2 vmlinuz=$3 start rc=0 wall timedout=no qemu
-	local console=$logs/$label.console.log result=$logs/$label.results.log
+	local arch=$1 label=$2 vmlinuz=$3 modules=$4 start rc=0 wall timedout=no qemu
+	local console=$logs/$label.console.log result=$logs/$label.results.log initrd=$build/$label.initrd.gz
 	rm -f "$console" "$result"
+	cat "$build/$arch/initramfs.gz" >"$initrd"
+	if [ -f "$modules" ]; then cat "$modules" >>"$initrd"; fi
 	case "$arch" in
 	amd64)
 		qemu=(qemu-system-x86_64 -cpu max -append "console=ttyS0 panic=-1"
@@ -272,7 +307,7 @@ boot() {
 	timeout -k 10 "$GUEST_TIMEOUT" "${qemu[@]}" \
 		-accel tcg,thread=single -smp "$SMP" -m "$MEM" \
 		-nodefaults -no-reboot -display none -monitor none -nic none \
-		-kernel "$vmlinuz" -initrd "$build/$arch/initramfs.gz" </dev/null || rc=$?
+		-kernel "$vmlinuz" -initrd "$initrd" </dev/null || rc=$?
 	wall=$(($(date +%s) - start))
 	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then timedout=yes; fi
 	echo "PWK host label=$label qemu-rc=$rc timeout=$timedout wall=$wall" >>"$result"
@@ -288,7 +323,7 @@ for i in "${!labels[@]}"; do
 		running=$((running - 1))
 	fi
 	say "booting ${labels[$i]} (console: $logs/${labels[$i]}.console.log)"
-	boot "${arches[$i]}" "${labels[$i]}" "${vmlinuzes[$i]}" &
+	boot "${arches[$i]}" "${labels[$i]}" "${vmlinuzes[$i]}" "${extras[$i]}" &
 	running=$((running + 1))
 	results+=("$logs/${labels[$i]}.results.log")
 done
