@@ -24,13 +24,13 @@ test:
 	$(GO) test -p 1 -count=1 $(PKGS)
 
 # The kernel matrix: boots each kernel of kernels/matrix.txt (Debian 12's
-# 6.1 and 6.12 amd64 and 6.12 arm64 cloud kernels, pinned by version) under
+# 6.1 and 6.12 cloud kernels, amd64 and arm64, pinned by version) under
 # QEMU with software emulation, runs the eBPF test binaries and each hook
 # set of propwatch in it as root, and prints one line per kernel and a
 # kernel x hook set table; fails unless every kernel passes. Root on
 # Debian: it installs qemu, busybox-static, kcat and cpio if missing. The
-# host kernel is `make test`. About 8.5 minutes on 2 cores (two guests at
-# a time, 4 to 5 minutes each); see kernels/run.sh for the knobs.
+# host kernel is `make test`. About 8 minutes on 2 cores (two guests at a
+# time, 3.5 to 4.5 minutes each); see kernels/run.sh for the knobs.
 .PHONY: test-kernels
 test-kernels:
 	GO=$(GO) bash kernels/run.sh
