@@ -82,14 +82,15 @@ for set in sock btf raw syscalls auto; do
 	say "hooks $set rc=$rc secs=$((end - start)) attached=${attached:--} err=${first:--} | ${last:--}"
 done
 
-# The test binaries, each in its package's directory as `go test` runs it
-# (some tests read files next to their package).
+# The test binaries, each in its package's directory and by its absolute
+# path, as `go test` runs them (some tests read files next to their
+# package; some look at os.Args[0], e.g. its directory).
 for t in $PWK_TESTS; do
 	dir=${t%:*}
 	bin=${t#*:}
 	say "test-begin $bin"
 	start=$(date +%s)
-	(cd "/src/$dir" && "./$bin" -test.v -test.count=1 -test.timeout="$PWK_TEST_TIMEOUT" $PWK_TEST_ARGS) 2>&1 | tee "$PWK_RESULTS"
+	(cd "/src/$dir" && "/src/$dir/$bin" -test.v -test.count=1 -test.timeout="$PWK_TEST_TIMEOUT" $PWK_TEST_ARGS) 2>&1 | tee "$PWK_RESULTS"
 	rc=$?
 	end=$(date +%s)
 	say "test-end $bin rc=$rc secs=$((end - start))"
