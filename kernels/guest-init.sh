@@ -13,7 +13,7 @@
 # The test list and timeouts come from /etc/pwk.conf, which run.sh writes.
 
 /bin/busybox --install -s /bin
-export PATH=/usr/local/bin:/usr/bin:/bin
+export PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin
 set -o pipefail
 
 mkdir -p /proc /sys /dev /tmp /root
@@ -41,8 +41,11 @@ hostname pwk-guest
 if [ -f /lib/modules/pwk/order ]; then
 	while read -r m; do insmod "/lib/modules/pwk/$m.ko"; done </lib/modules/pwk/order
 fi
+# The node can exist before its port opens (a virtio console answers
+# ENODEV until the host side is up); a failed redirection of exec would end
+# this shell, so try it in a subshell first.
 n=0
-while [ ! -e "$PWK_RESULTS" ] && [ "$n" -lt 100 ]; do
+until (true >"$PWK_RESULTS") 2>/dev/null || [ "$n" -ge 100 ]; do
 	sleep 0.1
 	n=$((n + 1))
 done

@@ -2,7 +2,7 @@
 # make test-kernels: the kernel matrix. Boots each kernel of
 # kernels/matrix.txt under QEMU (software emulation: CI machines have no
 # /dev/kvm) with an initramfs that holds busybox, the test binaries of the
-# packages whose tests need the kernel, propwatch and kcat; the guest's /init
+# packages whose tests need the kernel, propwatch, kcat and capsh; the guest's /init
 # (kernels/guest-init.sh) starts propwatch with each hook set and runs the
 # test binaries as root with PROPWATCH_REQUIRE_BPF=1, then powers off.
 # kernels/summary reads what each guest reported, prints one line per kernel
@@ -75,6 +75,9 @@ if printf '%s\n' "${guest_arches[@]}" | grep -qx "$HOST_ARCH"; then
 	# fails on a static binary.
 	if [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then missing+=(busybox-static); fi
 	command -v kcat >/dev/null || missing+=(kcat)
+	# capsh: the end-to-end test that runs propwatch under exactly the
+	# DaemonSet's capabilities.
+	[ -x /usr/sbin/capsh ] || missing+=(libcap2-bin)
 fi
 command -v cpio >/dev/null || missing+=(cpio)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -224,12 +227,13 @@ build_initramfs() {
 	if [ "$arch" = "$HOST_ARCH" ]; then
 		cp /bin/busybox "$root/bin/busybox"
 		copy_with_libs "$root" "$(command -v kcat)"
+		copy_with_libs "$root" /usr/sbin/capsh
 	else
 		# busybox-static and kcat of the guest's architecture, with the
 		# packages of the libraries kcat loads here (the same names on
 		# every architecture) and the dynamic loader's.
 		local kcatpkgs
-		mapfile -t kcatpkgs < <({ echo kcat; ldd "$(command -v kcat)" | grep -o '/[^ ]*' | while read -r lib; do
+		mapfile -t kcatpkgs < <({ echo kcat; echo libcap2-bin; { ldd "$(command -v kcat)"; ldd /usr/sbin/capsh; } | grep -o '/[^ ]*' | while read -r lib; do
 			# ldd names /lib/... what dpkg may know as /usr/lib/...
 			dpkg -S "$lib" 2>/dev/null || dpkg -S "/usr$lib"
 		done | cut -d: -f1; } | sort -u)
@@ -237,6 +241,8 @@ build_initramfs() {
 		fetch "$arch" "$out/sysroot" busybox-static "${kcatpkgs[@]}"
 		cp "$out/sysroot/bin/busybox" "$root/bin/busybox"
 		cp "$out/sysroot/usr/bin/kcat" "$root/usr/bin/kcat"
+		mkdir -p "$root/usr/sbin"
+		cp "$out/sysroot/sbin/capsh" "$root/usr/sbin/capsh" # /sbin in the package
 		# Libraries only (libc6's gconv modules and the like stay out).
 		(cd "$out/sysroot" && find lib usr/lib -maxdepth 2 -name '*.so*' \( -type f -o -type l \) -print0 | tar --null -T - -cf -) | tar -xf - -C "$root"
 	fi
