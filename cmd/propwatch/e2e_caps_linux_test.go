@@ -250,18 +250,7 @@ func capRun(t *testing.T, capsh, bin, peerBin string, caps []string, hooks strin
 // CAP_SETPCAP, so first), the permitted and effective sets cut to caps,
 // and no_new_privs.
 // perfParanoid reads kernel.perf_event_paranoid.
-func perfParanoid(t *testing.T) int {
-	t.Helper()
-	b, err := os.ReadFile("/proc/sys/kernel/perf_event_paranoid")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
+func perfParanoid(t *testing.T) int { return procInt(t, "/proc/sys/kernel/perf_event_paranoid") }
 
 // capRefused runs propwatch with --hooks hooks under capsh with only caps,
 // as capRun does, expecting it to fail before attaching, and returns what
@@ -307,9 +296,13 @@ func capshArgs(t *testing.T, caps []string) []string {
 	return []string{"--drop=" + strings.Join(drop, ","), "--caps=" + strings.Join(names, ",") + "=ep", "--no-new-privs"}
 }
 
-func lastCap(t *testing.T) int {
+// lastCap reads the highest capability number this kernel knows.
+func lastCap(t *testing.T) int { return procInt(t, "/proc/sys/kernel/cap_last_cap") }
+
+// procInt reads the integer a /proc file holds.
+func procInt(t *testing.T, path string) int {
 	t.Helper()
-	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
