@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -320,6 +321,9 @@ func newEvidence(f runFlags, log *slog.Logger) (*otlp.Exporter, error) {
 	endpoint := f.otlpEndpoint
 	if endpoint == "" {
 		endpoint = "(OTEL_EXPORTER_OTLP_* variables)"
+	} else if u, err := url.Parse(endpoint); err == nil && u.User != nil {
+		// A URL may carry credentials; the log line never does.
+		endpoint = u.Redacted()
 	}
 	log.Info("exporting evidence spans over OTLP/gRPC", "endpoint", endpoint, "spans_per_second_per_pair", f.otlpRate)
 	return x, nil

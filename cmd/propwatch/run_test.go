@@ -84,6 +84,21 @@ func TestOTLPFlags(t *testing.T) {
 	if x, err := newEvidence(base(), slog.New(slog.NewTextHandler(io.Discard, nil))); x != nil || err != nil {
 		t.Errorf("no endpoint: exporter %v, err %v", x, err)
 	}
+
+	// An endpoint URL's credentials never reach the log.
+	var logBuf strings.Builder
+	f := base()
+	f.otlpEndpoint = "http://collector-user:s3cret-token@127.0.0.1:4317"
+	x, err := newEvidence(f, slog.New(slog.NewTextHandler(&logBuf, nil)))
+	if err != nil || x == nil {
+		t.Fatalf("endpoint with credentials: exporter %v, err %v", x, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	x.Shutdown(ctx)
+	if out := logBuf.String(); strings.Contains(out, "s3cret-token") || !strings.Contains(out, "127.0.0.1:4317") {
+		t.Errorf("log of the exporter's start: %q, want the endpoint without its password", out)
+	}
 }
 
 // TestRunChainFlags: continuity's bounds are checked before anything is
