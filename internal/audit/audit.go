@@ -173,7 +173,7 @@ func Build(inputs []Input) (*Audit, error) {
 			n.Requests += p.Requests
 			n.GapRecords += p.CoverageGapRecords
 			n.Gaps += sum(p.CoverageGaps)
-			k := report.PairKey{Source: p.Source, Destination: p.Destination, Protocol: p.Protocol}
+			k := p.Key()
 			nodes[k] = append(nodes[k], hosts...)
 		}
 		n.KernelErrors = sum(in.Report.KernelErrors)
@@ -190,8 +190,7 @@ func Build(inputs []Input) (*Audit, error) {
 	a.Merged = merged
 	slices.Sort(a.Duplicates)
 	for _, p := range merged.Pairs {
-		k := report.PairKey{Source: p.Source, Destination: p.Destination, Protocol: p.Protocol}
-		hs := nodes[k]
+		hs := nodes[p.Key()]
 		slices.Sort(hs)
 		a.Pairs = append(a.Pairs, Pair{ReportPair: p, Nodes: slices.Compact(hs)})
 	}

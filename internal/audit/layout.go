@@ -53,9 +53,10 @@ func layout(pairs []Pair) serviceMap {
 	names := []string{}
 	succ := map[string][]string{}
 	for _, p := range pairs {
-		names = append(names, p.Source, p.Destination)
-		if p.Source != p.Destination {
-			succ[p.Source] = append(succ[p.Source], p.Destination)
+		src, dst := p.SourceName(), p.DestinationName()
+		names = append(names, src, dst)
+		if src != dst {
+			succ[src] = append(succ[src], dst)
 		}
 	}
 	slices.Sort(names)
@@ -172,8 +173,9 @@ func layout(pairs []Pair) serviceMap {
 	parallel := map[[2]string]int{}
 	for i := range pairs {
 		p := &pairs[i]
-		s, d := at[p.Source], at[p.Destination]
-		key := [2]string{min(p.Source, p.Destination), max(p.Source, p.Destination)}
+		src, dst := p.SourceName(), p.DestinationName()
+		s, d := at[src], at[dst]
+		key := [2]string{min(src, dst), max(src, dst)}
 		k := parallel[key]
 		parallel[key]++
 		sev := p.Severity()
@@ -184,7 +186,7 @@ func layout(pairs []Pair) serviceMap {
 		case s == d:
 			x, y := s.X+s.W-12-off/2, s.Y
 			e.D = fmt.Sprintf("M%.1f,%.1f C%.1f,%.1f %.1f,%.1f %.1f,%.1f", x, y, x+24, y-40-off, x-44, y-40-off, x-20, y)
-		case layer[p.Destination] > layer[p.Source]:
+		case layer[dst] > layer[src]:
 			x1, y1 := s.X+s.W, s.Y+boxH/2+off/3
 			x2, y2 := d.X, d.Y+boxH/2+off/3
 			c := (x2 - x1) / 2

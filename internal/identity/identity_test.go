@@ -154,15 +154,82 @@ func BenchmarkOwnersLearn(b *testing.B) {
 func TestResolverRuntime(t *testing.T) {
 	r := NewResolver(Config{})
 	svc, rt := r.Process(uint32(os.Getpid()), []byte("identity.test"))
-	if svc == "" || rt != hint.Go {
+	if svc.Service == "" || rt != hint.Go {
 		t.Errorf("this process: %q, %v; want a name and go", svc, rt)
 	}
 	root := fakeProc(t, map[uint32][2]string{10: {"OTEL_SERVICE_NAME=checkout\x00", "java"}})
 	r = NewResolver(Config{ProcRoot: root})
-	if svc, rt := r.Process(10, nil); svc != "checkout" || rt != hint.Unknown {
+	if svc, rt := r.Process(10, nil); svc.Service != "checkout" || rt != hint.Unknown {
 		t.Errorf("no executable: %q, %v", svc, rt)
 	}
-	if svc, rt := r.Process(12, []byte("curl")); svc != "curl" || rt != hint.Unknown {
+	if svc, rt := r.Process(12, []byte("curl")); svc.Service != "curl" || rt != hint.Unknown {
 		t.Errorf("gone: %q, %v", svc, rt)
+	}
+}
+
+// fakeCluster names processes by the first line of their cgroup file and
+// one address.
+type fakeCluster struct {
+	pods  map[string]string // cgroup file → pod's own name
+	seen  []string          // envService of each Process call
+	addr  netip.Addr
+	named Name
+}
+
+func (c *fakeCluster) Process(cgroup []byte, envService string) (Name, bool) {
+	c.seen = append(c.seen, envService)
+	name, ok := c.pods[string(cgroup)]
+	if !ok {
+		return Name{}, false
+	}
+	if envService != "" {
+		name = envService
+	}
+	return Name{Service: name, Namespace: "shop"}, true
+}
+
+func (c *fakeCluster) Address(ip netip.Addr) (Name, bool) {
+	return c.named, ip == c.addr
+}
+
+// TestResolverCluster: a process in a pod is named by the Cluster (its
+// environment's name first) with the pod's namespace; one outside any pod
+// keeps the host rules and no namespace.
+func TestResolverCluster(t *testing.T) {
+	root := fakeProc(t, map[uint32][2]string{
+		10: {"HOME=/\x00", "java"},
+		11: {"OTEL_SERVICE_NAME=checkout\x00", "node"},
+		12: {"HOME=/\x00", "sshd"},
+	})
+	for pid, cg := range map[uint32]string{10: "0::/pod-a\n", 11: "0::/pod-a\n", 12: "0::/user.slice\n"} {
+		os.WriteFile(filepath.Join(root, fmt.Sprint(pid), "cgroup"), []byte(cg), 0o600)
+	}
+	c := &fakeCluster{pods: map[string]string{"0::/pod-a\n": "inventory"},
+		addr: netip.MustParseAddr("10.96.0.10"), named: Name{Service: "inventory", Namespace: "shop"}}
+	r := NewResolver(Config{ProcRoot: root, Cluster: c})
+	for _, tc := range []struct {
+		pid  uint32
+		comm string
+		want Name
+	}{
+		{10, "java", Name{"inventory", "shop"}},
+		{11, "node", Name{"checkout", "shop"}},
+		{12, "sshd", Name{Service: "sshd"}},
+	} {
+		if got, _ := r.Process(tc.pid, []byte(tc.comm)); got != tc.want {
+			t.Errorf("pid %d: %+v, want %+v", tc.pid, got, tc.want)
+		}
+	}
+	if want := []string{"", "checkout", ""}; fmt.Sprint(c.seen) != fmt.Sprint(want) {
+		t.Errorf("environment names told to the cluster %q, want %q", c.seen, want)
+	}
+	if n, ok := r.Address(netip.MustParseAddr("10.96.0.10")); !ok || n != c.named {
+		t.Errorf("service address: %+v %v", n, ok)
+	}
+	if _, ok := r.Address(netip.MustParseAddr("10.96.0.11")); ok {
+		t.Error("unknown address named")
+	}
+	if _, ok := NewResolver(Config{}).Address(netip.MustParseAddr("10.96.0.10")); ok {
+		t.Error("address named off-cluster")
 	}
 }

@@ -9,6 +9,7 @@ package identity
 import (
 	"bytes"
 	"io"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -33,7 +34,34 @@ type Config struct {
 	// MaxExecutables caps the executables whose runtime is remembered
 	// (hint.Identifier). 256 when zero.
 	MaxExecutables int
+	// Cluster, when set, names processes that run in Kubernetes pods and
+	// the addresses of pods and Services (package kube).
+	Cluster Cluster
 }
+
+// Name names one end of a pair: its service and, in a Kubernetes cluster,
+// its namespace ("" off-cluster, and for what is not a pod or Service).
+type Name struct {
+	Service, Namespace string
+}
+
+// Cluster names what runs in a Kubernetes cluster. Its methods are called
+// on the hot path and must answer from memory, never from the network.
+type Cluster interface {
+	// Process names the process whose /proc/PID/cgroup reads cgroup (at
+	// most MaxCgroupFile bytes), when it runs in a pod the cluster knows:
+	// envService, the name its environment gave (OTEL_SERVICE_NAME or
+	// service.name), when not empty, else the pod's (its own OTel
+	// variables, labels, owning workload, name), and the pod's
+	// namespace. ok is false for a process outside any known pod.
+	Process(cgroup []byte, envService string) (n Name, ok bool)
+	// Address names a pod IP or a Service's cluster IP.
+	Address(ip netip.Addr) (n Name, ok bool)
+}
+
+// MaxCgroupFile bounds what is read of /proc/PID/cgroup: a cgroup v1 host
+// lists a dozen hierarchies of a few hundred bytes each.
+const MaxCgroupFile = 8 << 10
 
 // maxEnviron bounds what is read of one process's environment. Service
 // variables are set by deployment tooling and sit well inside it; a process
@@ -51,10 +79,11 @@ type Resolver struct {
 	buf   []byte
 	// runtimes tells a process's runtime from its executable.
 	runtimes *hint.Identifier
+	cluster  Cluster
 }
 
 type procEntry struct {
-	service string
+	name    Name
 	runtime hint.Runtime
 	checked time.Time
 }
@@ -72,46 +101,83 @@ func NewResolver(cfg Config) *Resolver {
 	}
 	procs, _ := simplelru.NewLRU[uint32, procEntry](cfg.MaxProcesses, nil) // errors only on size <= 0
 	return &Resolver{root: cfg.ProcRoot, ttl: cfg.TTL, now: time.Now, procs: procs,
-		runtimes: hint.NewIdentifier(cfg.ProcRoot, cfg.MaxExecutables)}
+		runtimes: hint.NewIdentifier(cfg.ProcRoot, cfg.MaxExecutables), cluster: cfg.Cluster}
+}
+
+// Address names a peer address through the cluster: a pod IP or a
+// Service's cluster IP. ok is false off-cluster and for other addresses.
+func (r *Resolver) Address(ip netip.Addr) (Name, bool) {
+	if r.cluster == nil {
+		return Name{}, false
+	}
+	return r.cluster.Address(ip)
 }
 
 // Service names process tgid: OTEL_SERVICE_NAME from its environment, else
-// service.name from OTEL_RESOURCE_ATTRIBUTES, else comm (the name the kernel
-// reported with the event, NUL-padded or not). A process that has already
-// exited keeps the name it was first seen with, or comm if it was never read.
+// service.name from OTEL_RESOURCE_ATTRIBUTES, else (in a pod the Cluster
+// knows) the pod's name for it, else comm (the name the kernel reported
+// with the event, NUL-padded or not). A process that has already exited
+// keeps the name it was first seen with, or comm if it was never read.
 func (r *Resolver) Service(tgid uint32, comm []byte) string {
-	s, _ := r.Process(tgid, comm)
-	return s
+	n, _ := r.Process(tgid, comm)
+	return n.Service
 }
 
 // Process is Service with the runtime of the process, told from its
 // executable when it is read (hint.Identifier): once per process and TTL,
 // and an executable already seen costs a stat. A process that exec()s
 // another program is told again after the TTL, as its name is.
-func (r *Resolver) Process(tgid uint32, comm []byte) (string, hint.Runtime) {
+func (r *Resolver) Process(tgid uint32, comm []byte) (Name, hint.Runtime) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
 	e, known := r.procs.Get(tgid)
 	if known && now.Sub(e.checked) < r.ttl {
-		return e.service, e.runtime
+		return e.name, e.runtime
 	}
 	name, fromEnv, ok := r.read(tgid)
 	if !ok && known {
 		// Gone since: keep the name and runtime it had while it ran.
 		e.checked = now
 		r.procs.Add(tgid, e)
-		return e.service, e.runtime
+		return e.name, e.runtime
 	}
 	if i := bytes.IndexByte(comm, 0); i >= 0 {
 		comm = comm[:i]
 	}
-	e = procEntry{service: pick(name, fromEnv, string(comm)), checked: now}
+	e = procEntry{checked: now}
 	if ok {
 		e.runtime = r.runtimes.Process(tgid)
 	}
+	env := ""
+	if fromEnv {
+		env = name
+	}
+	if n, in := r.pod(tgid, env); ok && in {
+		e.name = n
+	} else {
+		e.name = Name{Service: pick(name, fromEnv, string(comm))}
+	}
 	r.procs.Add(tgid, e)
-	return e.service, e.runtime
+	return e.name, e.runtime
+}
+
+// pod names process tgid through the Cluster by its cgroup, with r.mu
+// held.
+func (r *Resolver) pod(tgid uint32, envService string) (Name, bool) {
+	if r.cluster == nil {
+		return Name{}, false
+	}
+	f, err := os.Open(r.root + "/" + strconv.FormatUint(uint64(tgid), 10) + "/cgroup")
+	if err != nil {
+		return Name{}, false
+	}
+	defer f.Close()
+	if cap(r.buf) < maxEnviron {
+		r.buf = make([]byte, maxEnviron)
+	}
+	n, _ := io.ReadFull(f, r.buf[:MaxCgroupFile])
+	return r.cluster.Process(r.buf[:n], envService)
 }
 
 // Len is the number of processes remembered.

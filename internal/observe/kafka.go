@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/propwatch/propwatch/internal/identity"
 	"github.com/propwatch/propwatch/internal/loader"
 	"github.com/propwatch/propwatch/internal/parse/http1"
 	"github.com/propwatch/propwatch/internal/parse/kafka"
@@ -226,7 +227,7 @@ type kafkaState struct {
 	// The frame being decoded, for the decoder's callbacks; lastPair is
 	// the pair of its last record, whose topic was lastTopic.
 	produce   bool
-	client    string
+	client    identity.Name
 	clientPID uint32 // the client's pid when it is a local process, else 0
 	now       int64  // UnixNano of the frame's judgement
 	cause     gapCause
@@ -602,12 +603,15 @@ func (o *Observer) kafkaJudge(c *kafkaConn, data []byte, cause gapCause, checked
 // kafkaPeer names the client at the other end of a broker's connection:
 // a local process when one is known (and returns its pid), else its
 // address without the port, which is ephemeral.
-func (o *Observer) kafkaPeer(c *kafkaConn, now time.Time) (string, uint32) {
+func (o *Observer) kafkaPeer(c *kafkaConn, now time.Time) (identity.Name, uint32) {
 	if name, pid, ok := o.localPeer(c.netns, c.peerTGID, &c.peerComm, c.local, c.remote, now); ok {
 		return name, pid
 	}
+	if n, ok := o.cfg.Resolver.Address(c.remote.Addr()); ok {
+		return n, 0
+	}
 	var buf [64]byte
-	return o.intern.get(c.remote.Addr().AppendTo(buf[:0])), 0
+	return identity.Name{Service: o.intern.get(c.remote.Addr().AppendTo(buf[:0]))}, 0
 }
 
 // kafkaRecord judges one record's headers and counts it on its pair.
@@ -659,9 +663,9 @@ func (o *Observer) kafkaGap(g kafka.Gap) {
 // pair is the pair of a record of the frame being decoded.
 func (k *kafkaState) pair(topic string) report.PairKey {
 	if k.produce {
-		return report.PairKey{Source: k.client, Destination: topic, Protocol: ProtocolKafka}
+		return pairKey(k.client, identity.Name{Service: topic}, ProtocolKafka)
 	}
-	return report.PairKey{Source: topic, Destination: k.client, Protocol: ProtocolKafka}
+	return pairKey(identity.Name{Service: topic}, k.client, ProtocolKafka)
 }
 
 // topicName is the name a topic stands under in a pair. Topic names are

@@ -446,9 +446,9 @@ func (o *Observer) name(r *record) {
 	queued := r.queuedAt()
 	self := o.service(r.tgid, r.comm[:], queued)
 	peer, peerPID := o.peer(r, queued)
-	k := report.PairKey{Source: self, Destination: peer, Protocol: Protocol}
+	k := pairKey(self, peer, Protocol)
 	if r.dir == loader.Ingress {
-		k.Source, k.Destination = peer, self
+		k = pairKey(peer, self, Protocol)
 	}
 	v := r.judged.verdict(&o.named, &o.codes)
 	client, server := r.tgid, peerPID
@@ -462,15 +462,25 @@ func (o *Observer) name(r *record) {
 	}
 }
 
+// pairKey is the key of the pair from src to dst.
+func pairKey(src, dst identity.Name, protocol string) report.PairKey {
+	return report.PairKey{Source: src.Service, Destination: dst.Service, Protocol: protocol,
+		SourceNamespace: src.Namespace, DestinationNamespace: dst.Namespace}
+}
+
 // peer names the other end: the local process that owns it (and returns
-// its pid), else (for the server side of a request this process sent) the
-// Host header's host, else the address. A client peer is named by its
-// address without the port, which is ephemeral and would make every
-// connection a pair of its own.
-func (o *Observer) peer(r *record, queued time.Time) (string, uint32) {
+// its pid), else the pod or Service its address belongs to in a cluster,
+// else (for the server side of a request this process sent) the Host
+// header's host, else the address. A client peer is named by its address
+// without the port, which is ephemeral and would make every connection a
+// pair of its own.
+func (o *Observer) peer(r *record, queued time.Time) (identity.Name, uint32) {
 	local, remote := r.local.unpack(), r.remote.unpack()
 	if name, pid, ok := o.localPeer(r.netns, r.peerTGID, &r.peerComm, local, remote, queued); ok {
 		return name, pid
+	}
+	if n, ok := o.cfg.Resolver.Address(remote.Addr()); ok {
+		return n, 0
 	}
 	var buf [64]byte
 	if r.dir == loader.Egress {
@@ -478,18 +488,18 @@ func (o *Observer) peer(r *record, queued time.Time) (string, uint32) {
 		// only when it does not look like PII, which must never become
 		// a metric label.
 		if host := hostOnly(r.host[:r.hostLen]); len(host) > 0 && pii.Scan(host, 0) == 0 {
-			return o.intern.get(host), 0
+			return identity.Name{Service: o.intern.get(host)}, 0
 		}
-		return o.intern.get(remote.AppendTo(buf[:0])), 0
+		return identity.Name{Service: o.intern.get(remote.AppendTo(buf[:0]))}, 0
 	}
-	return o.intern.get(remote.Addr().AppendTo(buf[:0])), 0
+	return identity.Name{Service: o.intern.get(remote.Addr().AppendTo(buf[:0]))}, 0
 }
 
 // localPeer names the local process at the other end of a connection, and
 // returns its pid, if one is known: the one the event named (PeerTGID),
 // else the owner of that end seen in an earlier event, else the one
 // Config.Owner finds for a loopback sender.
-func (o *Observer) localPeer(netns, peerTGID uint32, peerComm *[16]byte, local, remote netip.AddrPort, now time.Time) (string, uint32, bool) {
+func (o *Observer) localPeer(netns, peerTGID uint32, peerComm *[16]byte, local, remote netip.AddrPort, now time.Time) (identity.Name, uint32, bool) {
 	if peerTGID != 0 {
 		return o.service(peerTGID, peerComm[:], now), peerTGID, true
 	}
@@ -503,7 +513,7 @@ func (o *Observer) localPeer(netns, peerTGID uint32, peerComm *[16]byte, local, 
 			return o.service(tgid, comm[:], now), tgid, true
 		}
 	}
-	return "", 0, false
+	return identity.Name{}, 0, false
 }
 
 // hostOnly strips the port from a Host header value.
@@ -558,7 +568,7 @@ const nameTTL = time.Second
 
 type nameEntry struct {
 	tgid    uint32
-	service string
+	name    identity.Name
 	runtime hint.Runtime
 	until   time.Time // trusted until then
 }
@@ -569,10 +579,10 @@ type nameEntry struct {
 // last two names go first, without a map lookup: a busy server's events
 // come from a few processes at a time. A process named anew, or renamed,
 // has its runtime told to the Aggregator.
-func (o *Observer) service(tgid uint32, comm []byte, now time.Time) string {
+func (o *Observer) service(tgid uint32, comm []byte, now time.Time) identity.Name {
 	for i := range o.recent {
 		if e := &o.recent[i]; e.tgid == tgid && now.Before(e.until) {
-			return e.service
+			return e.name
 		}
 	}
 	e, ok := o.names[tgid]
@@ -582,18 +592,18 @@ func (o *Observer) service(tgid uint32, comm []byte, now time.Time) string {
 		}
 		prev := e
 		e = nameEntry{tgid: tgid, until: now.Add(nameTTL)}
-		e.service, e.runtime = o.cfg.Resolver.Process(tgid, comm)
+		e.name, e.runtime = o.cfg.Resolver.Process(tgid, comm)
 		o.names[tgid] = e
-		if e.runtime != hint.Unknown && (e.runtime != prev.runtime || e.service != prev.service) {
+		if e.runtime != hint.Unknown && (e.runtime != prev.runtime || e.name != prev.name) {
 			// The report names the fix for a chain a service broke by its
 			// processes' runtime (package hint): told once per process
 			// and name, not per request.
-			o.cfg.Aggregator.Runtime(e.service, e.runtime)
+			o.cfg.Aggregator.Runtime(e.name.Namespace, e.name.Service, e.runtime)
 		}
 	}
 	o.recent[o.nextRecent] = e
 	o.nextRecent = (o.nextRecent + 1) % len(o.recent)
-	return e.service
+	return e.name
 }
 
 // intern keeps one string per peer name so that naming a known peer does

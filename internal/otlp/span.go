@@ -117,18 +117,22 @@ func (e *evidence) spanName(findings []string) string {
 // a flag or a pair's name as the metrics label it; never a header value,
 // key or URL.
 const (
-	AttrSource           = "propwatch.source"
-	AttrDestination      = "propwatch.destination"
-	AttrProtocol         = "propwatch.protocol"
-	AttrFindings         = "propwatch.findings"
-	AttrDefects          = "propwatch.defects"
-	AttrFormats          = "propwatch.formats"
-	AttrBaggageHeaders   = "propwatch.baggage.headers"
-	AttrBaggageMembers   = "propwatch.baggage.members"
-	AttrBaggageBytes     = "propwatch.baggage.bytes"
-	AttrBaggageOversized = "propwatch.baggage.oversized"
-	AttrBaggageAtRisk    = "propwatch.baggage.at_risk"
-	AttrPIIKinds         = "propwatch.pii.kinds"
+	AttrSource      = "propwatch.source"
+	AttrDestination = "propwatch.destination"
+	AttrProtocol    = "propwatch.protocol"
+	// AttrSourceNamespace and AttrDestinationNamespace are the pair's
+	// Kubernetes namespaces, present only in a cluster.
+	AttrSourceNamespace      = "propwatch.source.namespace"
+	AttrDestinationNamespace = "propwatch.destination.namespace"
+	AttrFindings             = "propwatch.findings"
+	AttrDefects              = "propwatch.defects"
+	AttrFormats              = "propwatch.formats"
+	AttrBaggageHeaders       = "propwatch.baggage.headers"
+	AttrBaggageMembers       = "propwatch.baggage.members"
+	AttrBaggageBytes         = "propwatch.baggage.bytes"
+	AttrBaggageOversized     = "propwatch.baggage.oversized"
+	AttrBaggageAtRisk        = "propwatch.baggage.at_risk"
+	AttrPIIKinds             = "propwatch.pii.kinds"
 	// AttrPIIPrefix starts the count of one PII kind: propwatch.pii.email.
 	AttrPIIPrefix   = "propwatch.pii."
 	AttrSuspectKeys = "propwatch.suspect_keys"
@@ -149,6 +153,12 @@ func (e *evidence) attributes(findings []string) []attribute.KeyValue {
 		attribute.StringSlice(AttrFindings, findings),
 		attribute.StringSlice(AttrFormats, e.formats.AppendNames(nil)),
 	)
+	if pair.SourceNamespace != "" {
+		attrs = append(attrs, attribute.String(AttrSourceNamespace, pair.SourceNamespace))
+	}
+	if pair.DestinationNamespace != "" {
+		attrs = append(attrs, attribute.String(AttrDestinationNamespace, pair.DestinationNamespace))
+	}
 	if e.ndefects > 0 {
 		codes := make([]string, e.ndefects)
 		for i, c := range e.defects[:e.ndefects] {

@@ -12,9 +12,14 @@ import (
 )
 
 // PairKey identifies a service pair: who sent the requests, who received
-// them, and over what ("http", later "kafka").
+// them, and over what ("http", "kafka").
 type PairKey struct {
 	Source, Destination, Protocol string
+	// SourceNamespace and DestinationNamespace are the Kubernetes
+	// namespaces of the ends: "" off-cluster, and for an end that is
+	// neither a pod nor a Service (a host process, an outside address, a
+	// Kafka topic).
+	SourceNamespace, DestinationNamespace string
 }
 
 // OverflowName is the source and destination of the pair that collects
@@ -74,10 +79,10 @@ type Aggregator struct {
 
 	// services holds the continuity counts of each local service (see
 	// chain.go); chainEvictions the ids the memory evicted early.
-	services       map[string]*serviceCounters
+	services       map[serviceKey]*serviceCounters
 	chainEvictions uint64
 	// runtimes holds the runtime of each service told one (Runtime).
-	runtimes map[string]hint.Runtime
+	runtimes map[serviceKey]hint.Runtime
 }
 
 // codeCount is one entry of a pair's code counts. A pair sees a handful of
@@ -127,8 +132,8 @@ func NewAggregator(cfg AggregatorConfig) *Aggregator {
 		maxPairs: cfg.MaxPairs,
 		pairs:    make(map[PairKey]*pairCounters),
 		failures: make(map[string]uint64),
-		services: make(map[string]*serviceCounters),
-		runtimes: make(map[string]hint.Runtime),
+		services: make(map[serviceKey]*serviceCounters),
+		runtimes: make(map[serviceKey]hint.Runtime),
 	}
 }
 
@@ -234,13 +239,14 @@ func (a *Aggregator) lookup(k PairKey) *pairCounters {
 			return p
 		}
 	}
-	if a.real >= a.maxPairs || (s.Source == OverflowName && s.Destination == OverflowName) {
+	if a.real >= a.maxPairs || (s.Source == OverflowName && s.Destination == OverflowName && s.SourceNamespace == "" && s.DestinationNamespace == "") {
 		return a.overflowPair(s.Protocol)
 	}
 	if s == k {
 		// k becomes a map key: copy it so that the table never pins a
 		// larger buffer the caller's strings may point into.
-		s = PairKey{strings.Clone(k.Source), strings.Clone(k.Destination), strings.Clone(k.Protocol)}
+		s = PairKey{strings.Clone(k.Source), strings.Clone(k.Destination), strings.Clone(k.Protocol),
+			strings.Clone(k.SourceNamespace), strings.Clone(k.DestinationNamespace)}
 	}
 	p := &pairCounters{key: s}
 	a.insert(p)
@@ -260,7 +266,7 @@ func (a *Aggregator) insert(p *pairCounters) {
 
 // overflowPair returns the pair that folds the pairs of protocol proto.
 func (a *Aggregator) overflowPair(proto string) *pairCounters {
-	k := PairKey{OverflowName, OverflowName, proto}
+	k := PairKey{Source: OverflowName, Destination: OverflowName, Protocol: proto}
 	if p, ok := a.pairs[k]; ok {
 		return p
 	}
@@ -349,6 +355,8 @@ type Snapshot struct {
 // PairStats is what was counted for one pair.
 type PairStats struct {
 	Source, Destination, Protocol string
+	// SourceNamespace and DestinationNamespace are as in PairKey.
+	SourceNamespace, DestinationNamespace string
 	// Requests counts every request; MissingContext and InvalidContext
 	// those whose parse.Context was Missing and Invalid.
 	Requests, MissingContext, InvalidContext uint64
@@ -408,7 +416,9 @@ func (p *PairStats) Hint() hint.Code {
 func (p *PairStats) BrokenChain() uint64 { return p.NewRoot + p.Dropped }
 
 // Key returns the pair's key.
-func (p *PairStats) Key() PairKey { return PairKey{p.Source, p.Destination, p.Protocol} }
+func (p *PairStats) Key() PairKey {
+	return PairKey{p.Source, p.Destination, p.Protocol, p.SourceNamespace, p.DestinationNamespace}
+}
 
 // GapTotal is the number of coverage gaps of all reasons.
 func (p *PairStats) GapTotal() uint64 {
@@ -483,6 +493,7 @@ func (f *frozenPair) stats() PairStats {
 	c := &f.c
 	ps := PairStats{
 		Source: f.key.Source, Destination: f.key.Destination, Protocol: f.key.Protocol,
+		SourceNamespace: f.key.SourceNamespace, DestinationNamespace: f.key.DestinationNamespace,
 		Requests: c.requests, MissingContext: c.missing, InvalidContext: c.invalid,
 		InvalidReasons:   codeMap(f.invalid),
 		Defects:          codeMap(f.defects),
@@ -525,7 +536,8 @@ func codeMap(list []codeCount) map[string]uint64 {
 	return m
 }
 
-// comparePairs orders pairs by source, destination and protocol.
+// comparePairs orders pairs by source, destination and protocol, then
+// their namespaces.
 func comparePairs(a, b PairStats) int { return compareKeys(a.Key(), b.Key()) }
 
 func compareKeys(a, b PairKey) int {
@@ -535,5 +547,11 @@ func compareKeys(a, b PairKey) int {
 	if c := strings.Compare(a.Destination, b.Destination); c != 0 {
 		return c
 	}
-	return strings.Compare(a.Protocol, b.Protocol)
+	if c := strings.Compare(a.Protocol, b.Protocol); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.SourceNamespace, b.SourceNamespace); c != 0 {
+		return c
+	}
+	return strings.Compare(a.DestinationNamespace, b.DestinationNamespace)
 }

@@ -17,8 +17,8 @@ import (
 )
 
 var (
-	pairAB = PairKey{"frontend", "checkout", "http"}
-	pairAC = PairKey{"frontend", "cart", "http"}
+	pairAB = PairKey{Source: "frontend", Destination: "checkout", Protocol: "http"}
+	pairAC = PairKey{Source: "frontend", Destination: "cart", Protocol: "http"}
 )
 
 const validTP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -226,32 +226,32 @@ func TestOverflowFolding(t *testing.T) {
 	a := NewAggregator(AggregatorConfig{MaxPairs: 3})
 	v := parse.Verdict{Context: parse.Missing}
 	for i := range 3 {
-		record(a, PairKey{fmt.Sprint("s", i), "d", "http"}, &v, "")
+		record(a, PairKey{Source: fmt.Sprint("s", i), Destination: "d", Protocol: "http"}, &v, "")
 	}
 	// Five more distinct pairs, two of them twice; and a known pair again.
 	for i := 3; i < 8; i++ {
-		record(a, PairKey{fmt.Sprint("s", i), "d", "http"}, &v, "")
+		record(a, PairKey{Source: fmt.Sprint("s", i), Destination: "d", Protocol: "http"}, &v, "")
 	}
-	record(a, PairKey{"s3", "d", "http"}, &v, "")
-	record(a, PairKey{"s4", "d", "http"}, &v, "")
-	record(a, PairKey{"s0", "d", "http"}, &v, "")
+	record(a, PairKey{Source: "s3", Destination: "d", Protocol: "http"}, &v, "")
+	record(a, PairKey{Source: "s4", Destination: "d", Protocol: "http"}, &v, "")
+	record(a, PairKey{Source: "s0", Destination: "d", Protocol: "http"}, &v, "")
 	// A pair that calls itself the overflow pair is folded too.
-	record(a, PairKey{OverflowName, OverflowName, "http"}, &v, "")
+	record(a, PairKey{Source: OverflowName, Destination: OverflowName, Protocol: "http"}, &v, "")
 	// Another protocol gets its own overflow pair.
-	record(a, PairKey{"s9", "d", "kafka"}, &v, "")
+	record(a, PairKey{Source: "s9", Destination: "d", Protocol: "kafka"}, &v, "")
 
 	s := a.Snapshot()
 	if len(s.Pairs) != 5 {
 		t.Fatalf("%d pairs, want 3 + 2 overflow: %+v", len(s.Pairs), s.Pairs)
 	}
-	if got := pairOf(t, s, PairKey{"s0", "d", "http"}).Requests; got != 2 {
+	if got := pairOf(t, s, PairKey{Source: "s0", Destination: "d", Protocol: "http"}).Requests; got != 2 {
 		t.Errorf("s0 requests %d, want 2", got)
 	}
-	over := pairOf(t, s, PairKey{OverflowName, OverflowName, "http"})
+	over := pairOf(t, s, PairKey{Source: OverflowName, Destination: OverflowName, Protocol: "http"})
 	if over.Requests != 8 || over.MissingContext != 8 {
 		t.Errorf("overflow pair %+v, want 8 requests", over)
 	}
-	if got := pairOf(t, s, PairKey{OverflowName, OverflowName, "kafka"}).Requests; got != 1 {
+	if got := pairOf(t, s, PairKey{Source: OverflowName, Destination: OverflowName, Protocol: "kafka"}).Requests; got != 1 {
 		t.Errorf("kafka overflow requests %d, want 1", got)
 	}
 	if s.FoldedRequests != 9 || s.FoldedPairs != 7 {
@@ -263,7 +263,7 @@ func TestOverflowProtocolsBounded(t *testing.T) {
 	a := NewAggregator(AggregatorConfig{MaxPairs: 1})
 	v := parse.Verdict{}
 	for i := range 50 {
-		record(a, PairKey{"s", "d", fmt.Sprint("p", i)}, &v, "")
+		record(a, PairKey{Source: "s", Destination: "d", Protocol: fmt.Sprint("p", i)}, &v, "")
 	}
 	if got := a.Len(); got > 1+maxOverflowProtocols+1 {
 		t.Errorf("table has %d entries with 50 protocols, want at most %d", got, maxOverflowProtocols+2)
@@ -285,7 +285,7 @@ func TestPairTableBounded(t *testing.T) {
 	a := NewAggregator(AggregatorConfig{})
 	v := parse.Verdict{Context: parse.Valid}
 	for i := range n {
-		record(a, PairKey{fmt.Sprint("source-", i), "destination", "http"}, &v, "")
+		record(a, PairKey{Source: fmt.Sprint("source-", i), Destination: "destination", Protocol: "http"}, &v, "")
 	}
 	if got, want := a.Len(), defaultMaxPairs+1; got != want {
 		t.Errorf("pair table has %d entries, want %d", got, want)
@@ -310,7 +310,7 @@ func TestPairTableBounded(t *testing.T) {
 	// The count is a counter: it must never go down between snapshots.
 	prev := s.FoldedPairs
 	for i := range 1000 {
-		record(a, PairKey{fmt.Sprint("again-", i), "destination", "http"}, &v, "")
+		record(a, PairKey{Source: fmt.Sprint("again-", i), Destination: "destination", Protocol: "http"}, &v, "")
 		if i%100 == 0 {
 			if got := a.Snapshot().FoldedPairs; got < prev {
 				t.Fatalf("FoldedPairs went down from %d to %d", prev, got)
@@ -324,14 +324,14 @@ func TestPairTableBounded(t *testing.T) {
 func TestFoldedExactThenEstimated(t *testing.T) {
 	var f foldedSet
 	for i := range exactFolded {
-		f.add(PairKey{fmt.Sprint(i), "d", "http"})
-		f.add(PairKey{fmt.Sprint(i), "d", "http"}) // repeats count once
+		f.add(PairKey{Source: fmt.Sprint(i), Destination: "d", Protocol: "http"})
+		f.add(PairKey{Source: fmt.Sprint(i), Destination: "d", Protocol: "http"}) // repeats count once
 	}
 	if got := f.count(); got != exactFolded {
 		t.Errorf("count %d, want exactly %d", got, exactFolded)
 	}
 	for i := exactFolded; i < 3*exactFolded; i++ {
-		f.add(PairKey{fmt.Sprint(i), "d", "http"})
+		f.add(PairKey{Source: fmt.Sprint(i), Destination: "d", Protocol: "http"})
 	}
 	if got := f.count(); got < 3*exactFolded*97/100 || got > 3*exactFolded*103/100 {
 		t.Errorf("estimate %d, want about %d", got, 3*exactFolded)
@@ -367,18 +367,18 @@ func TestSanitizedNames(t *testing.T) {
 	// sanitize alike share one pair, so label sets stay unique.
 	a := NewAggregator(AggregatorConfig{})
 	v := parse.Verdict{}
-	record(a, PairKey{"web\x1b[31m", "db\n", "http"}, &v, "")
-	record(a, PairKey{"web\x1b[32m", "db\r", "http"}, &v, "")
-	record(a, PairKey{long + "x", "db", "http"}, &v, "")
-	record(a, PairKey{long + "y", "db", "http"}, &v, "")
+	record(a, PairKey{Source: "web\x1b[31m", Destination: "db\n", Protocol: "http"}, &v, "")
+	record(a, PairKey{Source: "web\x1b[32m", Destination: "db\r", Protocol: "http"}, &v, "")
+	record(a, PairKey{Source: long + "x", Destination: "db", Protocol: "http"}, &v, "")
+	record(a, PairKey{Source: long + "y", Destination: "db", Protocol: "http"}, &v, "")
 	s := a.Snapshot()
 	if len(s.Pairs) != 3 {
 		t.Fatalf("%d pairs, want 3: %+v", len(s.Pairs), s.Pairs)
 	}
-	if p := pairOf(t, s, PairKey{"web?[31m", "db?", "http"}); p.Requests != 1 {
+	if p := pairOf(t, s, PairKey{Source: "web?[31m", Destination: "db?", Protocol: "http"}); p.Requests != 1 {
 		t.Errorf("web?[31m requests %d", p.Requests)
 	}
-	if p := pairOf(t, s, PairKey{long[:MaxLabelBytes], "db", "http"}); p.Requests != 2 {
+	if p := pairOf(t, s, PairKey{Source: long[:MaxLabelBytes], Destination: "db", Protocol: "http"}); p.Requests != 2 {
 		t.Errorf("long name requests %d, want 2", p.Requests)
 	}
 	for _, p := range s.Pairs {
@@ -442,7 +442,7 @@ func TestAggregatorConcurrent(t *testing.T) {
 				Formats: formats.W3C, Baggage: w3c.BaggageStats{Headers: 1, Bytes: 300}}
 			v.PII[pii.Email] = 1
 			for i := range per {
-				record(a, PairKey{fmt.Sprint("s", (w*per+i)%100), "d", "http"}, &v, "traceparent.version_invalid")
+				record(a, PairKey{Source: fmt.Sprint("s", (w*per+i)%100), Destination: "d", Protocol: "http"}, &v, "traceparent.version_invalid")
 				if i%500 == 0 {
 					a.ParseFailure("http.not_http")
 				}

@@ -14,7 +14,7 @@ import (
 // context with a little baggage, the common case on instrumented traffic.
 func BenchmarkRecord(b *testing.B) {
 	a := NewAggregator(AggregatorConfig{})
-	k := PairKey{"frontend-web", "checkout-service", "http"}
+	k := PairKey{Source: "frontend-web", Destination: "checkout-service", Protocol: "http"}
 	v := parse.Verdict{Context: parse.Valid, Formats: formats.W3C,
 		Baggage: w3c.BaggageStats{Headers: 1, Members: 3, Bytes: 90}}
 	record(a, k, &v, "")
@@ -28,7 +28,7 @@ func BenchmarkRecord(b *testing.B) {
 // has seen before.
 func BenchmarkRecordDefects(b *testing.B) {
 	a := NewAggregator(AggregatorConfig{})
-	k := PairKey{"frontend-web", "checkout-service", "http"}
+	k := PairKey{Source: "frontend-web", Destination: "checkout-service", Protocol: "http"}
 	v := parse.Verdict{Context: parse.Invalid, Formats: formats.W3C | formats.B3,
 		Reasons: reason.List{"traceparent.bad_hex", "b3.invalid", "tracestate.invalid_member"}}
 	record(a, k, &v, "traceparent.bad_hex")
@@ -44,7 +44,7 @@ func BenchmarkRecordParallel(b *testing.B) {
 	v := parse.Verdict{Context: parse.Valid, Formats: formats.W3C}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
-		k := PairKey{"frontend-web", "checkout-service", "http"}
+		k := PairKey{Source: "frontend-web", Destination: "checkout-service", Protocol: "http"}
 		for pb.Next() {
 			record(a, k, &v, "")
 		}
@@ -57,7 +57,7 @@ func fullAggregator() *Aggregator {
 		Reasons: reason.List{"traceparent.bad_hex", "baggage.invalid_key"},
 		Baggage: w3c.BaggageStats{Headers: 1, Members: 3, Bytes: 900}}
 	for i := range defaultMaxPairs {
-		record(a, PairKey{fmt.Sprint("service-", i), fmt.Sprint("backend-", i%37), "http"}, &v, "traceparent.bad_hex")
+		record(a, PairKey{Source: fmt.Sprint("service-", i), Destination: fmt.Sprint("backend-", i%37), Protocol: "http"}, &v, "traceparent.bad_hex")
 	}
 	return a
 }

@@ -35,9 +35,13 @@ type ChainEvent struct {
 	Received bool
 }
 
+// serviceKey names a service: its name and Kubernetes namespace ("" off
+// cluster), since two namespaces may each run a service of one name.
+type serviceKey struct{ namespace, name string }
+
 // serviceCounters are the continuity counts of one local service.
 type serviceCounters struct {
-	name     string
+	key      serviceKey
 	received uint64
 	// receivedKafka counts the part of received that were Kafka records:
 	// a service whose traced input was all records is told to extract
@@ -51,7 +55,8 @@ type serviceCounters struct {
 
 // ServiceStats are the continuity counts of one local service.
 type ServiceStats struct {
-	Service string
+	// Service and Namespace name it (Namespace is "" off-cluster).
+	Service, Namespace string
 	// TracedReceived counts the requests and records it received with
 	// valid, identified context.
 	TracedReceived uint64
@@ -102,21 +107,19 @@ func (a *Aggregator) Chain(k PairKey, o chain.Outcome) {
 // whose processes run different runtimes are hint.Mixed. Runtimes are
 // remembered for as many services as there may be pairs; past that, new
 // services are not, and their hints say unknown.
-func (a *Aggregator) Runtime(service string, rt hint.Runtime) {
+func (a *Aggregator) Runtime(namespace, service string, rt hint.Runtime) {
 	if rt == hint.Unknown {
 		return
 	}
 	a.mu.Lock()
-	name := sanitizeLabel(service)
-	have, ok := a.runtimes[name]
+	k := serviceKey{sanitizeNamespace(namespace), sanitizeLabel(service)}
+	have, ok := a.runtimes[k]
 	switch {
 	case ok:
-		a.runtimes[name] = have.Join(rt)
+		a.runtimes[k] = have.Join(rt)
 	case len(a.runtimes) < a.maxPairs:
-		if name == service {
-			name = strings.Clone(name) // a map key must not pin the caller's buffer
-		}
-		a.runtimes[name] = rt
+		// A map key must not pin the caller's buffers.
+		a.runtimes[serviceKey{strings.Clone(k.namespace), strings.Clone(k.name)}] = rt
 	}
 	a.mu.Unlock()
 }
@@ -157,20 +160,20 @@ func (a *Aggregator) chain(p *pairCounters, k PairKey, o chain.Outcome) {
 // no longer names them, looked up by k's names.
 func (a *Aggregator) source(p *pairCounters, k PairKey) *serviceCounters {
 	if p.overflow {
-		return a.service(k.Source)
+		return a.service(k.SourceNamespace, k.Source)
 	}
 	if p.src == nil {
-		p.src = a.service(p.key.Source)
+		p.src = a.service(p.key.SourceNamespace, p.key.Source)
 	}
 	return p.src
 }
 
 func (a *Aggregator) destination(p *pairCounters, k PairKey) *serviceCounters {
 	if p.overflow {
-		return a.service(k.Destination)
+		return a.service(k.DestinationNamespace, k.Destination)
 	}
 	if p.dst == nil {
-		p.dst = a.service(p.key.Destination)
+		p.dst = a.service(p.key.DestinationNamespace, p.key.Destination)
 	}
 	return p.dst
 }
@@ -178,23 +181,24 @@ func (a *Aggregator) destination(p *pairCounters, k PairKey) *serviceCounters {
 // service returns the counters of a service, with a.mu held. Services are
 // bounded like pairs: past MaxPairs of them, new ones count under
 // OverflowName.
-func (a *Aggregator) service(name string) *serviceCounters {
-	if s, ok := a.services[name]; ok {
+func (a *Aggregator) service(namespace, name string) *serviceCounters {
+	if s, ok := a.services[serviceKey{namespace, name}]; ok {
 		return s
 	}
-	clean := sanitizeLabel(name)
+	clean := serviceKey{sanitizeNamespace(namespace), sanitizeLabel(name)}
 	if s, ok := a.services[clean]; ok {
 		return s
 	}
 	if len(a.services) >= a.maxPairs {
-		clean = OverflowName
+		clean = serviceKey{name: OverflowName}
 		if s, ok := a.services[clean]; ok {
 			return s
 		}
-	} else if clean == name {
-		clean = strings.Clone(name) // a map key must not pin the caller's buffer
+	} else {
+		// A map key must not pin the caller's buffers.
+		clean = serviceKey{strings.Clone(clean.namespace), strings.Clone(clean.name)}
 	}
-	s := &serviceCounters{name: clean}
+	s := &serviceCounters{key: clean}
 	a.services[clean] = s
 	return s
 }
@@ -205,15 +209,17 @@ func (a *Aggregator) serviceStats() []ServiceStats {
 	out := make([]ServiceStats, 0, len(a.services))
 	for _, s := range a.services {
 		st := ServiceStats{
-			Service: s.name, TracedReceived: s.received,
+			Service: s.key.name, Namespace: s.key.namespace, TracedReceived: s.received,
 			Continued: s.continued, NewRoot: s.newRoot, Dropped: s.dropped,
 			BrokenPairs: slices.Clone(s.broken),
-			Runtime:     a.runtimes[s.name],
+			Runtime:     a.runtimes[s.key],
 		}
 		slices.SortFunc(st.BrokenPairs, compareKeys)
 		out = append(out, st)
 	}
-	slices.SortFunc(out, func(x, y ServiceStats) int { return strings.Compare(x.Service, y.Service) })
+	slices.SortFunc(out, func(x, y ServiceStats) int {
+		return compareServices(x.Service, x.Namespace, y.Service, y.Namespace)
+	})
 	return out
 }
 
@@ -224,8 +230,9 @@ func (a *Aggregator) hints(p *pairCounters) (newRoot, dropped hint.Code) {
 	if p.c.newRoot == 0 && p.c.dropped == 0 {
 		return "", ""
 	}
-	sender := hint.Sender{Runtime: a.runtimes[p.key.Source]}
-	if s := a.services[p.key.Source]; s != nil {
+	src := serviceKey{p.key.SourceNamespace, p.key.Source}
+	sender := hint.Sender{Runtime: a.runtimes[src]}
+	if s := a.services[src]; s != nil {
 		sender.KafkaOnly = s.receivedKafka > 0 && s.receivedKafka == s.received
 	}
 	if p.c.newRoot > 0 {
@@ -303,4 +310,12 @@ func (v hintVotes) decide(pairs []ReportPair) {
 		}
 		p.Hint = p.Hints[dominantReason(p.BrokenChainReasons[ChainNewRoot], p.BrokenChainReasons[ChainDropped])]
 	}
+}
+
+// compareServices orders services by name, then namespace.
+func compareServices(name1, ns1, name2, ns2 string) int {
+	if c := strings.Compare(name1, name2); c != 0 {
+		return c
+	}
+	return strings.Compare(ns1, ns2)
 }

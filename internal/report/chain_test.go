@@ -17,7 +17,7 @@ import (
 // produced is classified after it was recorded.
 func chainAggregator() *Aggregator {
 	a := NewAggregator(AggregatorConfig{})
-	in, out := PairKey{"web", "checkout", "http"}, PairKey{"checkout", "inventory", "http"}
+	in, out := PairKey{Source: "web", Destination: "checkout", Protocol: "http"}, PairKey{Source: "checkout", Destination: "inventory", Protocol: "http"}
 	valid := parse.Verdict{Context: parse.Valid}
 	for range 10 {
 		a.RecordChain(in, &valid, ChainEvent{Received: true})
@@ -30,7 +30,7 @@ func chainAggregator() *Aggregator {
 			a.RecordChain(out, &valid, ChainEvent{Outcome: c.o})
 		}
 	}
-	kafka := PairKey{"checkout", "orders", "kafka"}
+	kafka := PairKey{Source: "checkout", Destination: "orders", Protocol: "kafka"}
 	a.Record(kafka, &parse.Verdict{})
 	a.Chain(kafka, chain.Dropped)
 	a.AddChainEvictions(7)
@@ -53,8 +53,8 @@ func TestChainCounts(t *testing.T) {
 	}
 	sv := s.Services[0]
 	if sv.Service != "checkout" || sv.TracedReceived != 10 || sv.Continued != 4 || sv.NewRoot != 3 || sv.Dropped != 3 ||
-		len(sv.BrokenPairs) != 2 || sv.BrokenPairs[0] != (PairKey{"checkout", "inventory", "http"}) ||
-		sv.BrokenPairs[1] != (PairKey{"checkout", "orders", "kafka"}) {
+		len(sv.BrokenPairs) != 2 || sv.BrokenPairs[0] != (PairKey{Source: "checkout", Destination: "inventory", Protocol: "http"}) ||
+		sv.BrokenPairs[1] != (PairKey{Source: "checkout", Destination: "orders", Protocol: "kafka"}) {
 		t.Errorf("service %+v", sv)
 	}
 	if s.ChainEvictions != 7 {
@@ -71,8 +71,9 @@ func TestChainReportAndMerge(t *testing.T) {
 	compact := strings.Join(strings.Fields(buf.String()), "")
 	for _, want := range []string{
 		`"continued":4,"broken_chain":5,"broken_chain_reasons":{"dropped":2,"new_root":3}`,
-		`"services":[{"service":"checkout","traced_received":10,"sent_continued":4,"sent_new_root":3,"sent_dropped":3,` +
-			`"broken_pairs":[{"source":"checkout","destination":"inventory","protocol":"http"},{"source":"checkout","destination":"orders","protocol":"kafka"}],"runtime":"unknown"}]`,
+		`"services":[{"service":"checkout","namespace":"","traced_received":10,"sent_continued":4,"sent_new_root":3,"sent_dropped":3,` +
+			`"broken_pairs":[{"source":"checkout","destination":"inventory","protocol":"http","source_namespace":"","destination_namespace":""},` +
+			`{"source":"checkout","destination":"orders","protocol":"kafka","source_namespace":"","destination_namespace":""}],"runtime":"unknown"}]`,
 		`"chain_evictions":7`,
 	} {
 		if !strings.Contains(compact, want) {
@@ -84,7 +85,7 @@ func TestChainReportAndMerge(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := NewReport("node-2", t0, t1, Snapshot{Services: []ServiceStats{{Service: "billing", NewRoot: 1,
-		BrokenPairs: []PairKey{{"billing", "ledger", "http"}}}}, ChainEvictions: 1}, nil)
+		BrokenPairs: []PairKey{{Source: "billing", Destination: "ledger", Protocol: "http"}}}}, ChainEvictions: 1}, nil)
 	m, err := Merge(back, r, other)
 	if err != nil {
 		t.Fatal(err)
@@ -113,10 +114,10 @@ func TestChainMetrics(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{
-		`propwatch_chain_continued_total{destination="inventory",protocol="http",source="checkout"} 4`,
-		`propwatch_chain_broken_total{destination="inventory",protocol="http",reason="new_root",source="checkout"} 3`,
-		`propwatch_chain_broken_total{destination="inventory",protocol="http",reason="dropped",source="checkout"} 2`,
-		`propwatch_chain_broken_total{destination="orders",protocol="kafka",reason="dropped",source="checkout"} 1`,
+		`propwatch_chain_continued_total{destination="inventory",destination_namespace="",protocol="http",source="checkout",source_namespace=""} 4`,
+		`propwatch_chain_broken_total{destination="inventory",destination_namespace="",protocol="http",reason="new_root",source="checkout",source_namespace=""} 3`,
+		`propwatch_chain_broken_total{destination="inventory",destination_namespace="",protocol="http",reason="dropped",source="checkout",source_namespace=""} 2`,
+		`propwatch_chain_broken_total{destination="orders",destination_namespace="",protocol="kafka",reason="dropped",source="checkout",source_namespace=""} 1`,
 		`propwatch_chain_evictions_total 7`,
 	} {
 		if !strings.Contains(string(body), want) {
@@ -129,8 +130,8 @@ func TestChainMetrics(t *testing.T) {
 // half of them breaking the chain sorts above one missing a tenth.
 func TestLiveBrokenFirst(t *testing.T) {
 	a := chainAggregator()
-	recordN(a, PairKey{"mid", "api", "http"}, 1, parse.Missing)
-	recordN(a, PairKey{"mid", "api", "http"}, 9, parse.Valid)
+	recordN(a, PairKey{Source: "mid", Destination: "api", Protocol: "http"}, 1, parse.Missing)
+	recordN(a, PairKey{Source: "mid", Destination: "api", Protocol: "http"}, 9, parse.Valid)
 	var buf bytes.Buffer
 	l := NewLive(&buf, true, t0)
 	if err := l.Render(a.Snapshot(), nil, t0.Add(time.Second)); err != nil {
@@ -156,7 +157,7 @@ func TestChainServicesBounded(t *testing.T) {
 	a := NewAggregator(AggregatorConfig{MaxPairs: 2})
 	v := parse.Verdict{}
 	for _, src := range []string{"s1", "s2", "s3", "s4\x1b[31m"} {
-		a.RecordChain(PairKey{src, "db", "http"}, &v, ChainEvent{Outcome: chain.Dropped})
+		a.RecordChain(PairKey{Source: src, Destination: "db", Protocol: "http"}, &v, ChainEvent{Outcome: chain.Dropped})
 	}
 	s := a.Snapshot()
 	var names []string

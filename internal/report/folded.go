@@ -38,6 +38,10 @@ func (f *foldedSet) add(k PairKey) {
 	h.WriteString(k.Destination)
 	h.WriteByte(0)
 	h.WriteString(k.Protocol)
+	h.WriteByte(0)
+	h.WriteString(k.SourceNamespace)
+	h.WriteByte(0)
+	h.WriteString(k.DestinationNamespace)
 	x := h.Sum64()
 
 	idx := x >> (64 - hllBits)

@@ -12,8 +12,8 @@ import (
 )
 
 var (
-	pairProduce = PairKey{"checkout", "orders", "kafka"}
-	pairFetch   = PairKey{"orders", "billing", "kafka"}
+	pairProduce = PairKey{Source: "checkout", Destination: "orders", Protocol: "kafka"}
+	pairFetch   = PairKey{Source: "orders", Destination: "billing", Protocol: "kafka"}
 )
 
 // gapAggregator has a Kafka pair with records and gaps, a pair with gaps
@@ -26,7 +26,7 @@ func gapAggregator() *Aggregator {
 	a.Gap(pairProduce, "kafka.codec_error", 5)
 	a.Gap(pairProduce, "kafka.batch_truncated", -1) // count unknown
 	a.Gap(pairFetch, "kafka.unknown_topic_id", 7)
-	recordN(a, PairKey{"web", "api", "http"}, 2, parse.Valid)
+	recordN(a, PairKey{Source: "web", Destination: "api", Protocol: "http"}, 2, parse.Valid)
 	return a
 }
 
@@ -42,7 +42,7 @@ func TestGapCounts(t *testing.T) {
 	if f.Requests != 0 || f.MissingContext != 0 || f.GapRecords != 7 || f.CoverageGaps["kafka.unknown_topic_id"] != 1 {
 		t.Errorf("gap-only pair %+v", f)
 	}
-	if h := pairOf(t, s, PairKey{"web", "api", "http"}); h.CoverageGaps != nil || h.GapRecords != 0 {
+	if h := pairOf(t, s, PairKey{Source: "web", Destination: "api", Protocol: "http"}); h.CoverageGaps != nil || h.GapRecords != 0 {
 		t.Errorf("http pair has gaps: %+v", h)
 	}
 }
@@ -63,7 +63,7 @@ func TestGapFolds(t *testing.T) {
 	recordN(a, pairProduce, 1, parse.Valid)
 	a.Gap(pairFetch, "kafka.codec_error", 3)
 	s := a.Snapshot()
-	o := pairOf(t, s, PairKey{OverflowName, OverflowName, "kafka"})
+	o := pairOf(t, s, PairKey{Source: OverflowName, Destination: OverflowName, Protocol: "kafka"})
 	if o.Requests != 0 || o.CoverageGaps["kafka.codec_error"] != 1 || o.GapRecords != 3 || s.FoldedPairs != 1 {
 		t.Errorf("overflow pair %+v, folded %d", o, s.FoldedPairs)
 	}
@@ -145,25 +145,27 @@ func TestGapMerge(t *testing.T) {
 	}
 }
 
-func reportKey(p *ReportPair) PairKey { return PairKey{p.Source, p.Destination, p.Protocol} }
+func reportKey(p *ReportPair) PairKey {
+	return PairKey{Source: p.Source, Destination: p.Destination, Protocol: p.Protocol}
+}
 
 func TestGapMetrics(t *testing.T) {
 	c := NewCollector(gapAggregator(), KernelCounters{})
 	want := `
 # HELP propwatch_coverage_gaps_total Input of the pair seen on the wire but not read (a Kafka batch cut by the capture, a codec error, an unknown topic id, ...), by reason. Gaps are not requests and never count as missing context: while this grows, the pair's counts are a lower bound.
 # TYPE propwatch_coverage_gaps_total counter
-propwatch_coverage_gaps_total{destination="orders",protocol="kafka",reason="kafka.batch_truncated",source="checkout"} 1
-propwatch_coverage_gaps_total{destination="orders",protocol="kafka",reason="kafka.codec_error",source="checkout"} 2
-propwatch_coverage_gaps_total{destination="billing",protocol="kafka",reason="kafka.unknown_topic_id",source="orders"} 1
+propwatch_coverage_gaps_total{destination="orders",destination_namespace="",protocol="kafka",reason="kafka.batch_truncated",source="checkout",source_namespace=""} 1
+propwatch_coverage_gaps_total{destination="orders",destination_namespace="",protocol="kafka",reason="kafka.codec_error",source="checkout",source_namespace=""} 2
+propwatch_coverage_gaps_total{destination="billing",destination_namespace="",protocol="kafka",reason="kafka.unknown_topic_id",source="orders",source_namespace=""} 1
 # HELP propwatch_coverage_gap_records_total Records (requests) hidden by the pair's coverage gaps, where their number was known.
 # TYPE propwatch_coverage_gap_records_total counter
-propwatch_coverage_gap_records_total{destination="orders",protocol="kafka",source="checkout"} 15
-propwatch_coverage_gap_records_total{destination="billing",protocol="kafka",source="orders"} 7
+propwatch_coverage_gap_records_total{destination="orders",destination_namespace="",protocol="kafka",source="checkout",source_namespace=""} 15
+propwatch_coverage_gap_records_total{destination="billing",destination_namespace="",protocol="kafka",source="orders",source_namespace=""} 7
 # HELP propwatch_requests_total Requests observed from source to destination, with or without trace context.
 # TYPE propwatch_requests_total counter
-propwatch_requests_total{destination="orders",protocol="kafka",source="checkout"} 4
-propwatch_requests_total{destination="billing",protocol="kafka",source="orders"} 0
-propwatch_requests_total{destination="api",protocol="http",source="web"} 2
+propwatch_requests_total{destination="orders",destination_namespace="",protocol="kafka",source="checkout",source_namespace=""} 4
+propwatch_requests_total{destination="billing",destination_namespace="",protocol="kafka",source="orders",source_namespace=""} 0
+propwatch_requests_total{destination="api",destination_namespace="",protocol="http",source="web",source_namespace=""} 2
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want),
 		"propwatch_coverage_gaps_total", "propwatch_coverage_gap_records_total", "propwatch_requests_total"); err != nil {

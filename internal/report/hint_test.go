@@ -17,21 +17,21 @@ import (
 // records is told to extract them.
 func TestHints(t *testing.T) {
 	a := chainAggregator() // checkout: 3 new roots and 2 dropped to inventory, 1 dropped to orders
-	a.Runtime("checkout", hint.Go)
-	a.Runtime("web", hint.Node)
-	a.Runtime("ignored", hint.Unknown)
+	a.Runtime("", "checkout", hint.Go)
+	a.Runtime("", "web", hint.Node)
+	a.Runtime("", "ignored", hint.Unknown)
 	valid := parse.Verdict{Context: parse.Valid}
 	// relay consumes traced records and produces with fresh traces.
 	for range 4 {
-		a.RecordChain(PairKey{"in", "relay", "kafka"}, &valid, ChainEvent{Received: true})
+		a.RecordChain(PairKey{Source: "in", Destination: "relay", Protocol: "kafka"}, &valid, ChainEvent{Received: true})
 	}
-	a.RecordChain(PairKey{"relay", "out", "kafka"}, &valid, ChainEvent{Outcome: chain.NewRoot})
-	a.Runtime("relay", hint.JVM)
+	a.RecordChain(PairKey{Source: "relay", Destination: "out", Protocol: "kafka"}, &valid, ChainEvent{Outcome: chain.NewRoot})
+	a.Runtime("", "relay", hint.JVM)
 	// mixed runs two runtimes.
-	a.Runtime("mixed", hint.Python)
-	a.Runtime("mixed", hint.Node)
-	a.RecordChain(PairKey{"web", "mixed", "http"}, &valid, ChainEvent{Received: true})
-	a.RecordChain(PairKey{"mixed", "db", "http"}, &valid, ChainEvent{Outcome: chain.NewRoot})
+	a.Runtime("", "mixed", hint.Python)
+	a.Runtime("", "mixed", hint.Node)
+	a.RecordChain(PairKey{Source: "web", Destination: "mixed", Protocol: "http"}, &valid, ChainEvent{Received: true})
+	a.RecordChain(PairKey{Source: "mixed", Destination: "db", Protocol: "http"}, &valid, ChainEvent{Outcome: chain.NewRoot})
 
 	s := a.Snapshot()
 	for _, c := range []struct {
@@ -44,7 +44,7 @@ func TestHints(t *testing.T) {
 		{"mixed", "db", hint.CodeUnknown, "", hint.CodeUnknown},
 		{"web", "checkout", "", "", ""},
 	} {
-		p := pairOf(t, s, PairKey{c.src, c.dst, protocolOf(c.dst)})
+		p := pairOf(t, s, PairKey{Source: c.src, Destination: c.dst, Protocol: protocolOf(c.dst)})
 		if p.NewRootHint != c.newRoot || p.DroppedHint != c.dropped || p.Hint() != c.best {
 			t.Errorf("%s -> %s: hints %q %q, hint %q; want %q %q, %q", c.src, c.dst,
 				p.NewRootHint, p.DroppedHint, p.Hint(), c.newRoot, c.dropped, c.best)
@@ -61,7 +61,7 @@ func TestHints(t *testing.T) {
 			t.Errorf("service %s runs %v, want %v", name, rt, want[name])
 		}
 	}
-	if _, ok := a.runtimes["ignored"]; ok {
+	if _, ok := a.runtimes[serviceKey{name: "ignored"}]; ok {
 		t.Error("an unknown runtime was remembered")
 	}
 }
@@ -85,17 +85,17 @@ func TestHintDominant(t *testing.T) {
 func TestRuntimesBounded(t *testing.T) {
 	a := NewAggregator(AggregatorConfig{MaxPairs: 2})
 	for _, s := range []string{"a", "b", "c", "a"} {
-		a.Runtime(s, hint.Go)
+		a.Runtime("", s, hint.Go)
 	}
-	a.Runtime("b", hint.Node)
-	if len(a.runtimes) != 2 || a.runtimes["a"] != hint.Go || a.runtimes["b"] != hint.Mixed {
+	a.Runtime("", "b", hint.Node)
+	if len(a.runtimes) != 2 || a.runtimes[serviceKey{name: "a"}] != hint.Go || a.runtimes[serviceKey{name: "b"}] != hint.Mixed {
 		t.Errorf("runtimes %v", a.runtimes)
 	}
 }
 
 func TestHintReport(t *testing.T) {
 	a := chainAggregator()
-	a.Runtime("checkout", hint.Go)
+	a.Runtime("", "checkout", hint.Go)
 	r := NewReport("node-1", t0, t1, a.Snapshot(), nil)
 	var buf bytes.Buffer
 	if err := r.WriteJSON(&buf); err != nil {
@@ -105,7 +105,7 @@ func TestHintReport(t *testing.T) {
 	for _, want := range []string{
 		`"broken_chain_reasons":{"dropped":2,"new_root":3},"hint":"go.pass_ctx","hints":{"dropped":"http.inject_headers","new_root":"go.pass_ctx"}}`,
 		`"broken_chain_reasons":{"dropped":1,"new_root":0},"hint":"kafka.inject_headers","hints":{"dropped":"kafka.inject_headers"}}`,
-		`"protocol":"kafka"}],"runtime":"go"}]`,
+		`"protocol":"kafka","source_namespace":"","destination_namespace":""}],"runtime":"go"}]`,
 		`"broken_chain_reasons":{"dropped":0,"new_root":0}}`, // web -> checkout: no hint
 	} {
 		if !strings.Contains(compact, want) {
@@ -128,8 +128,8 @@ func TestHintReport(t *testing.T) {
 func TestHintMerge(t *testing.T) {
 	host := func(name string, rt hint.Runtime, newRoot, dropped int) Report {
 		a := NewAggregator(AggregatorConfig{})
-		a.Runtime("checkout", rt)
-		k := PairKey{"checkout", "inventory", "http"}
+		a.Runtime("", "checkout", rt)
+		k := PairKey{Source: "checkout", Destination: "inventory", Protocol: "http"}
 		v := parse.Verdict{}
 		for range newRoot {
 			a.RecordChain(k, &v, ChainEvent{Outcome: chain.NewRoot})
@@ -201,12 +201,12 @@ func hosts(in []Report) []string {
 // previous frame (since the start for the first).
 func TestLiveHintAndBaggageRate(t *testing.T) {
 	a := chainAggregator()
-	a.Runtime("checkout", hint.Go)
+	a.Runtime("", "checkout", hint.Go)
 	bag := func(n, bytes int) {
 		v := parse.Verdict{Context: parse.Valid}
 		v.Baggage.Headers, v.Baggage.Bytes = 1, bytes
 		for range n {
-			a.Record(PairKey{"web", "checkout", "http"}, &v)
+			a.Record(PairKey{Source: "web", Destination: "checkout", Protocol: "http"}, &v)
 		}
 	}
 	row := func(out, prefix string) []string {

@@ -317,7 +317,15 @@ func pct(n, d uint64) string {
 	return strconv.FormatFloat(100*float64(n)/float64(d), 'f', 1, 64)
 }
 
-func pairName(p *PairStats) string { return p.Source + " → " + p.Destination }
+func pairName(p *PairStats) string { return sourceName(p) + " → " + destinationName(p) }
+
+// sourceName and destinationName are the pair's ends as shown: with their
+// namespace in a cluster (QualifiedName).
+func sourceName(p *PairStats) string { return QualifiedName(p.SourceNamespace, p.Source) }
+
+func destinationName(p *PairStats) string {
+	return QualifiedName(p.DestinationNamespace, p.Destination)
+}
 
 // defaultPairWidth caps the pair column when the terminal width is unknown.
 const defaultPairWidth = 80
@@ -333,7 +341,8 @@ func pairCell(p *PairStats, width int) string {
 	if avail < 2 {
 		return cut(name, width)
 	}
-	ns, nd := utf8.RuneCountInString(p.Source), utf8.RuneCountInString(p.Destination)
+	src, dst := sourceName(p), destinationName(p)
+	ns, nd := utf8.RuneCountInString(src), utf8.RuneCountInString(dst)
 	half := avail / 2
 	switch {
 	case nd < avail-half:
@@ -343,7 +352,7 @@ func pairCell(p *PairStats, width int) string {
 	default:
 		ns, nd = half, avail-half
 	}
-	return cut(p.Source, ns) + " → " + cut(p.Destination, nd)
+	return cut(src, ns) + " → " + cut(dst, nd)
 }
 
 // cut shortens s to at most n runes, marking the cut with "…".
@@ -394,6 +403,10 @@ func (l *Live) lines(s Snapshot, lost map[string]uint64, now time.Time) {
 			p.OversizedBaggage, p.AtRiskBaggage, p.PIITotal(), p.SuspectKeys, p.Truncated, cur.gaps,
 			p.Continued, p.BrokenChain(), p.NewRoot, p.Dropped,
 			strconv.FormatFloat(l.baggageRate(p, now), 'f', 1, 64))
+		if p.SourceNamespace != "" || p.DestinationNamespace != "" {
+			fmt.Fprintf(b, " source_namespace=%s destination_namespace=%s",
+				logValue(p.SourceNamespace), logValue(p.DestinationNamespace))
+		}
 		if h := p.Hint(); h != "" {
 			// The code to grep, and the words a reader acts on.
 			fmt.Fprintf(b, " hint=%s fix=%s", h, strconv.Quote(h.Words()))

@@ -27,15 +27,15 @@ func liveAggregator() *Aggregator {
 	a := NewAggregator(AggregatorConfig{})
 	// good: 0% missing, 100 requests; worst: 50% missing; mid: 10% missing,
 	// tie: 10% missing and more requests; inv: 0% missing, 20% invalid.
-	recordN(a, PairKey{"good", "api", "http"}, 100, parse.Valid)
-	recordN(a, PairKey{"worst", "api", "http"}, 5, parse.Missing)
-	recordN(a, PairKey{"worst", "api", "http"}, 5, parse.Valid)
-	recordN(a, PairKey{"mid", "api", "http"}, 1, parse.Missing)
-	recordN(a, PairKey{"mid", "api", "http"}, 9, parse.Valid)
-	recordN(a, PairKey{"tie", "api", "http"}, 2, parse.Missing)
-	recordN(a, PairKey{"tie", "api", "http"}, 18, parse.Valid)
-	recordN(a, PairKey{"inv", "api", "http"}, 1, parse.Invalid)
-	recordN(a, PairKey{"inv", "api", "http"}, 4, parse.Valid)
+	recordN(a, PairKey{Source: "good", Destination: "api", Protocol: "http"}, 100, parse.Valid)
+	recordN(a, PairKey{Source: "worst", Destination: "api", Protocol: "http"}, 5, parse.Missing)
+	recordN(a, PairKey{Source: "worst", Destination: "api", Protocol: "http"}, 5, parse.Valid)
+	recordN(a, PairKey{Source: "mid", Destination: "api", Protocol: "http"}, 1, parse.Missing)
+	recordN(a, PairKey{Source: "mid", Destination: "api", Protocol: "http"}, 9, parse.Valid)
+	recordN(a, PairKey{Source: "tie", Destination: "api", Protocol: "http"}, 2, parse.Missing)
+	recordN(a, PairKey{Source: "tie", Destination: "api", Protocol: "http"}, 18, parse.Valid)
+	recordN(a, PairKey{Source: "inv", Destination: "api", Protocol: "http"}, 1, parse.Invalid)
+	recordN(a, PairKey{Source: "inv", Destination: "api", Protocol: "http"}, 4, parse.Valid)
 	a.ParseFailure("http.not_http")
 	return a
 }
@@ -91,7 +91,7 @@ func TestLiveTerminal(t *testing.T) {
 func TestLiveTerminalFitsRows(t *testing.T) {
 	a := NewAggregator(AggregatorConfig{})
 	for i := range 50 {
-		recordN(a, PairKey{fmt.Sprintf("svc-%02d", i), "db", "http"}, i+1, parse.Valid)
+		recordN(a, PairKey{Source: fmt.Sprintf("svc-%02d", i), Destination: "db", Protocol: "http"}, i+1, parse.Valid)
 	}
 	for _, tc := range []struct {
 		cols, rows, wantPairs, wantMore int
@@ -162,8 +162,8 @@ func TestLivePlain(t *testing.T) {
 
 	// Next tick: only the pair that moved gets a line.
 	buf.Reset()
-	recordN(a, PairKey{"mid", "api", "http"}, 2, parse.Missing)
-	record(a, PairKey{"new svc", "a=b", "http"}, &parse.Verdict{}, "")
+	recordN(a, PairKey{Source: "mid", Destination: "api", Protocol: "http"}, 2, parse.Missing)
+	record(a, PairKey{Source: "new svc", Destination: "a=b", Protocol: "http"}, &parse.Verdict{}, "")
 	if err := l.Render(a.Snapshot(), nil, t0.Add(20*time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestLivePlain(t *testing.T) {
 
 func TestLiveHostileNames(t *testing.T) {
 	a := NewAggregator(AggregatorConfig{})
-	record(a, PairKey{"evil\x1b]0;title\x07", "\x1b[2Jx", "http"}, &parse.Verdict{}, "")
+	record(a, PairKey{Source: "evil\x1b]0;title\x07", Destination: "\x1b[2Jx", Protocol: "http"}, &parse.Verdict{}, "")
 	for _, isTerm := range []bool{true, false} {
 		var buf bytes.Buffer
 		l := NewLive(&buf, isTerm, t0)

@@ -10,7 +10,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-var pairLabels = []string{"source", "destination", "protocol"}
+// pairLabels name a pair in every per-pair metric; the namespaces are
+// empty off-cluster (see PairKey).
+var pairLabels = []string{"source", "destination", "protocol", "source_namespace", "destination_namespace"}
 
 func pairDesc(name, help string, extra ...string) *prometheus.Desc {
 	return prometheus.NewDesc(name, help, append(append([]string(nil), pairLabels...), extra...), nil)
@@ -134,42 +136,44 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for i := range s.Pairs {
 		p := &s.Pairs[i]
-		src, dst, proto := p.Source, p.Destination, p.Protocol
-		counter(descRequests, p.Requests, src, dst, proto)
-		counter(descMissing, p.MissingContext, src, dst, proto)
+		pl := []string{p.Source, p.Destination, p.Protocol, p.SourceNamespace, p.DestinationNamespace}
+		// with is the pair's labels and one more.
+		with := func(extra string) []string { return append(pl[:len(pl):len(pl)], extra) }
+		counter(descRequests, p.Requests, pl...)
+		counter(descMissing, p.MissingContext, pl...)
 		for code, n := range p.InvalidReasons {
-			counter(descInvalid, n, src, dst, proto, code)
+			counter(descInvalid, n, with(code)...)
 		}
 		for code, n := range p.Defects {
-			counter(descDefects, n, src, dst, proto, code)
+			counter(descDefects, n, with(code)...)
 		}
-		counter(descOversized, p.OversizedBaggage, src, dst, proto)
-		counter(descAtRisk, p.AtRiskBaggage, src, dst, proto)
+		counter(descOversized, p.OversizedBaggage, pl...)
+		counter(descAtRisk, p.AtRiskBaggage, pl...)
 		if h := &p.BaggageBytes; h.Count > 0 {
 			cum := h.Cumulative()
 			buckets := make(map[float64]uint64, len(upper))
 			for j, b := range upper {
 				buckets[b] = cum[j]
 			}
-			send(prometheus.NewConstHistogram(descBaggage, h.Count, float64(h.Sum), buckets, src, dst, proto))
+			send(prometheus.NewConstHistogram(descBaggage, h.Count, float64(h.Sum), buckets, pl...))
 		}
 		for kind, n := range p.PIIByKind {
-			counter(descPII, n, src, dst, proto, kind)
+			counter(descPII, n, with(kind)...)
 		}
-		counter(descSuspect, p.SuspectKeys, src, dst, proto)
+		counter(descSuspect, p.SuspectKeys, pl...)
 		for f, n := range p.Formats {
-			counter(descFormats, n, src, dst, proto, f)
+			counter(descFormats, n, with(f)...)
 		}
-		counter(descTruncated, p.Truncated, src, dst, proto)
+		counter(descTruncated, p.Truncated, pl...)
 		for code, n := range p.CoverageGaps {
-			counter(descGaps, n, src, dst, proto, code)
+			counter(descGaps, n, with(code)...)
 		}
 		if len(p.CoverageGaps) > 0 {
-			counter(descGapRecords, p.GapRecords, src, dst, proto)
+			counter(descGapRecords, p.GapRecords, pl...)
 		}
-		counter(descChainContinued, p.Continued, src, dst, proto)
-		counter(descChainBroken, p.NewRoot, src, dst, proto, ChainNewRoot)
-		counter(descChainBroken, p.Dropped, src, dst, proto, ChainDropped)
+		counter(descChainContinued, p.Continued, pl...)
+		counter(descChainBroken, p.NewRoot, with(ChainNewRoot)...)
+		counter(descChainBroken, p.Dropped, with(ChainDropped)...)
 	}
 	counter(descChainEvictions, s.ChainEvictions)
 	if c.k.Lost != nil {

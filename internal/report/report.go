@@ -8,7 +8,6 @@ import (
 	"io"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/propwatch/propwatch/internal/hint"
@@ -55,7 +54,9 @@ type Report struct {
 
 // ReportService is one local service's continuity; see ServiceStats.
 type ReportService struct {
-	Service        string `json:"service"`
+	Service string `json:"service"`
+	// Namespace is its Kubernetes namespace, "" off-cluster.
+	Namespace      string `json:"namespace"`
 	TracedReceived uint64 `json:"traced_received"`
 	SentContinued  uint64 `json:"sent_continued"`
 	SentNewRoot    uint64 `json:"sent_new_root"`
@@ -70,30 +71,36 @@ type ReportService struct {
 
 // ReportPairKey names a pair in a report.
 type ReportPairKey struct {
-	Source      string `json:"source"`
-	Destination string `json:"destination"`
-	Protocol    string `json:"protocol"`
+	Source               string `json:"source"`
+	Destination          string `json:"destination"`
+	Protocol             string `json:"protocol"`
+	SourceNamespace      string `json:"source_namespace"`
+	DestinationNamespace string `json:"destination_namespace"`
 }
 
 // ReportPair is one service pair of a Report; see PairStats for the meaning
 // of each count.
 type ReportPair struct {
-	Source           string            `json:"source"`
-	Destination      string            `json:"destination"`
-	Protocol         string            `json:"protocol"`
-	Requests         uint64            `json:"requests"`
-	MissingContext   uint64            `json:"missing_context"`
-	InvalidContext   uint64            `json:"invalid_context"`
-	InvalidReasons   map[string]uint64 `json:"invalid_reasons"`
-	Defects          map[string]uint64 `json:"defects"`
-	OversizedBaggage uint64            `json:"oversized_baggage"`
-	AtRiskBaggage    uint64            `json:"at_risk_baggage"`
-	MaxBaggageBytes  int               `json:"max_baggage_bytes"`
-	BaggageBytes     ReportHistogram   `json:"baggage_bytes"`
-	PIIByKind        map[string]uint64 `json:"pii_by_kind"`
-	SuspectKeys      uint64            `json:"suspect_keys"`
-	Formats          map[string]uint64 `json:"formats"`
-	Truncated        uint64            `json:"truncated"`
+	Source      string `json:"source"`
+	Destination string `json:"destination"`
+	Protocol    string `json:"protocol"`
+	// SourceNamespace and DestinationNamespace are the Kubernetes
+	// namespaces of the ends, "" off-cluster (see PairKey).
+	SourceNamespace      string            `json:"source_namespace"`
+	DestinationNamespace string            `json:"destination_namespace"`
+	Requests             uint64            `json:"requests"`
+	MissingContext       uint64            `json:"missing_context"`
+	InvalidContext       uint64            `json:"invalid_context"`
+	InvalidReasons       map[string]uint64 `json:"invalid_reasons"`
+	Defects              map[string]uint64 `json:"defects"`
+	OversizedBaggage     uint64            `json:"oversized_baggage"`
+	AtRiskBaggage        uint64            `json:"at_risk_baggage"`
+	MaxBaggageBytes      int               `json:"max_baggage_bytes"`
+	BaggageBytes         ReportHistogram   `json:"baggage_bytes"`
+	PIIByKind            map[string]uint64 `json:"pii_by_kind"`
+	SuspectKeys          uint64            `json:"suspect_keys"`
+	Formats              map[string]uint64 `json:"formats"`
+	Truncated            uint64            `json:"truncated"`
 	// CoverageGaps and CoverageGapRecords are absent when the pair had no
 	// gap (every HTTP pair): they were added to v1 without breaking
 	// readers.
@@ -193,7 +200,7 @@ func NewReport(host string, started, ended time.Time, s Snapshot, lost map[strin
 	sortReportPairs(r.Pairs)
 	r.Services = make([]ReportService, 0, len(s.Services))
 	for _, sv := range s.Services {
-		rs := ReportService{Service: sv.Service, TracedReceived: sv.TracedReceived,
+		rs := ReportService{Service: sv.Service, Namespace: sv.Namespace, TracedReceived: sv.TracedReceived,
 			SentContinued: sv.Continued, SentNewRoot: sv.NewRoot, SentDropped: sv.Dropped,
 			BrokenPairs: make([]ReportPairKey, 0, len(sv.BrokenPairs)), Runtime: sv.Runtime.String()}
 		for _, k := range sv.BrokenPairs {
@@ -208,6 +215,7 @@ func NewReport(host string, started, ended time.Time, s Snapshot, lost map[strin
 func reportPair(p *PairStats) ReportPair {
 	rp := ReportPair{
 		Source: p.Source, Destination: p.Destination, Protocol: p.Protocol,
+		SourceNamespace: p.SourceNamespace, DestinationNamespace: p.DestinationNamespace,
 		Requests: p.Requests, MissingContext: p.MissingContext, InvalidContext: p.InvalidContext,
 		InvalidReasons:   copyCounts(p.InvalidReasons),
 		Defects:          copyCounts(p.Defects),
@@ -344,7 +352,7 @@ func Merge(reports ...Report) (Report, error) {
 		ParseFailures: map[string]uint64{},
 	}
 	index := map[PairKey]int{}
-	services := map[string]int{}
+	services := map[serviceKey]int{}
 	var votes hintVotes
 	for i := range reports {
 		r := &reports[i]
@@ -370,21 +378,23 @@ func Merge(reports ...Report) (Report, error) {
 		out.FoldedRequests += r.FoldedRequests
 		out.ChainEvictions += r.ChainEvictions
 		for _, sv := range r.Services {
-			j, ok := services[sv.Service]
+			sk := serviceKey{sv.Namespace, sv.Service}
+			j, ok := services[sk]
 			if !ok {
-				services[sv.Service] = len(out.Services)
-				out.Services = append(out.Services, ReportService{Service: sv.Service, BrokenPairs: []ReportPairKey{}, Runtime: hint.Unknown.String()})
+				services[sk] = len(out.Services)
+				out.Services = append(out.Services, ReportService{Service: sv.Service, Namespace: sv.Namespace, BrokenPairs: []ReportPairKey{}, Runtime: hint.Unknown.String()})
 				j = len(out.Services) - 1
 			}
 			out.Services[j].add(&sv)
 		}
 		for _, p := range r.Pairs {
-			k := PairKey{p.Source, p.Destination, p.Protocol}
+			k := p.key()
 			j, ok := index[k]
 			if !ok {
 				index[k] = len(out.Pairs)
 				out.Pairs = append(out.Pairs, ReportPair{
 					Source: p.Source, Destination: p.Destination, Protocol: p.Protocol,
+					SourceNamespace: p.SourceNamespace, DestinationNamespace: p.DestinationNamespace,
 					InvalidReasons: map[string]uint64{}, Defects: map[string]uint64{},
 					PIIByKind: map[string]uint64{}, Formats: map[string]uint64{},
 					BrokenChainReasons: map[string]uint64{},
@@ -422,7 +432,9 @@ func (s *ReportService) add(o *ReportService) {
 }
 
 func sortServices(services []ReportService) {
-	slices.SortFunc(services, func(a, b ReportService) int { return strings.Compare(a.Service, b.Service) })
+	slices.SortFunc(services, func(a, b ReportService) int {
+		return compareServices(a.Service, a.Namespace, b.Service, b.Namespace)
+	})
 }
 
 // add sums o into p.
@@ -461,8 +473,35 @@ func (p *ReportPair) add(o *ReportPair) {
 
 func sortReportPairs(pairs []ReportPair) {
 	slices.SortFunc(pairs, func(a, b ReportPair) int {
-		return compareKeys(PairKey{a.Source, a.Destination, a.Protocol}, PairKey{b.Source, b.Destination, b.Protocol})
+		return compareKeys(a.key(), b.key())
 	})
+}
+
+// key is the pair's key.
+func (p *ReportPair) key() PairKey {
+	return PairKey{p.Source, p.Destination, p.Protocol, p.SourceNamespace, p.DestinationNamespace}
+}
+
+// Key is the pair's key.
+func (p *ReportPair) Key() PairKey { return p.key() }
+
+// SourceName and DestinationName are the ends as shown to people:
+// QualifiedName of each.
+func (p *ReportPair) SourceName() string { return QualifiedName(p.SourceNamespace, p.Source) }
+
+// DestinationName: see SourceName.
+func (p *ReportPair) DestinationName() string {
+	return QualifiedName(p.DestinationNamespace, p.Destination)
+}
+
+// QualifiedName is a service as shown where two namespaces may each run
+// one of that name: "namespace/name", or the name alone off-cluster
+// (Kubernetes names cannot hold '/').
+func QualifiedName(namespace, name string) string {
+	if namespace == "" {
+		return name
+	}
+	return namespace + "/" + name
 }
 
 func addCounts(dst, src map[string]uint64) {

@@ -25,9 +25,9 @@ func sampleSnapshot() Snapshot {
 		Baggage: w3c.BaggageStats{Headers: 1, Members: 2, Bytes: 200}}
 	bag.PII[pii.PaymentCard] = 1
 	inv := parse.Verdict{Context: parse.Invalid, Formats: formats.W3C, Reasons: reason.List{"traceparent.bad_hex"}}
-	record(a, PairKey{"web", "api", "http"}, &bag, "")
-	record(a, PairKey{"web", "api", "http"}, &inv, "traceparent.bad_hex")
-	record(a, PairKey{"api", "db", "http"}, &parse.Verdict{}, "")
+	record(a, PairKey{Source: "web", Destination: "api", Protocol: "http"}, &bag, "")
+	record(a, PairKey{Source: "web", Destination: "api", Protocol: "http"}, &inv, "traceparent.bad_hex")
+	record(a, PairKey{Source: "api", Destination: "db", Protocol: "http"}, &parse.Verdict{}, "")
 	a.ParseFailure("http.not_http")
 	return a.Snapshot()
 }

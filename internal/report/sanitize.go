@@ -22,7 +22,17 @@ func Sanitize(k PairKey) PairKey { return sanitizeKey(k) }
 
 // sanitizeKey sanitizes each name of k.
 func sanitizeKey(k PairKey) PairKey {
-	return PairKey{sanitizeLabel(k.Source), sanitizeLabel(k.Destination), sanitizeLabel(k.Protocol)}
+	return PairKey{sanitizeLabel(k.Source), sanitizeLabel(k.Destination), sanitizeLabel(k.Protocol),
+		sanitizeNamespace(k.SourceNamespace), sanitizeNamespace(k.DestinationNamespace)}
+}
+
+// sanitizeNamespace is sanitizeLabel for a namespace, which may be empty:
+// off-cluster, every end has none.
+func sanitizeNamespace(s string) string {
+	if s == "" {
+		return ""
+	}
+	return sanitizeLabel(s)
 }
 
 // sanitizeLabel returns s fit to print anywhere: at most MaxLabelBytes
