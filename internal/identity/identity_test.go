@@ -167,18 +167,17 @@ func TestResolverRuntime(t *testing.T) {
 	}
 }
 
-// fakeCluster names processes by the first line of their cgroup file and
-// one address.
+// fakeCluster names processes by their pid and one address.
 type fakeCluster struct {
-	pods  map[string]string // cgroup file → pod's own name
+	pods  map[uint32]string // pid → pod's own name
 	seen  []string          // envService of each Process call
 	addr  netip.Addr
 	named Name
 }
 
-func (c *fakeCluster) Process(cgroup []byte, envService string) (Name, bool) {
+func (c *fakeCluster) Process(tgid uint32, envService string) (Name, bool) {
 	c.seen = append(c.seen, envService)
-	name, ok := c.pods[string(cgroup)]
+	name, ok := c.pods[tgid]
 	if !ok {
 		return Name{}, false
 	}
@@ -201,10 +200,7 @@ func TestResolverCluster(t *testing.T) {
 		11: {"OTEL_SERVICE_NAME=checkout\x00", "node"},
 		12: {"HOME=/\x00", "sshd"},
 	})
-	for pid, cg := range map[uint32]string{10: "0::/pod-a\n", 11: "0::/pod-a\n", 12: "0::/user.slice\n"} {
-		os.WriteFile(filepath.Join(root, fmt.Sprint(pid), "cgroup"), []byte(cg), 0o600)
-	}
-	c := &fakeCluster{pods: map[string]string{"0::/pod-a\n": "inventory"},
+	c := &fakeCluster{pods: map[uint32]string{10: "inventory", 11: "inventory"},
 		addr: netip.MustParseAddr("10.96.0.10"), named: Name{Service: "inventory", Namespace: "shop"}}
 	r := NewResolver(Config{ProcRoot: root, Cluster: c})
 	for _, tc := range []struct {

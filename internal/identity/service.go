@@ -48,20 +48,15 @@ type Name struct {
 // Cluster names what runs in a Kubernetes cluster. Its methods are called
 // on the hot path and must answer from memory, never from the network.
 type Cluster interface {
-	// Process names the process whose /proc/PID/cgroup reads cgroup (at
-	// most MaxCgroupFile bytes), when it runs in a pod the cluster knows:
-	// envService, the name its environment gave (OTEL_SERVICE_NAME or
-	// service.name), when not empty, else the pod's (its own OTel
-	// variables, labels, owning workload, name), and the pod's
-	// namespace. ok is false for a process outside any known pod.
-	Process(cgroup []byte, envService string) (n Name, ok bool)
+	// Process names process tgid when it runs in a pod the cluster
+	// knows (by its cgroup): envService, the name its environment gave
+	// (OTEL_SERVICE_NAME or service.name), when not empty, else the pod's
+	// (its spec's OTel variables, labels, owning workload, name), and the
+	// pod's namespace. ok is false for a process outside any known pod.
+	Process(tgid uint32, envService string) (n Name, ok bool)
 	// Address names a pod IP or a Service's cluster IP.
 	Address(ip netip.Addr) (n Name, ok bool)
 }
-
-// MaxCgroupFile bounds what is read of /proc/PID/cgroup: a cgroup v1 host
-// lists a dozen hierarchies of a few hundred bytes each.
-const MaxCgroupFile = 8 << 10
 
 // maxEnviron bounds what is read of one process's environment. Service
 // variables are set by deployment tooling and sit well inside it; a process
@@ -153,7 +148,7 @@ func (r *Resolver) Process(tgid uint32, comm []byte) (Name, hint.Runtime) {
 	if fromEnv {
 		env = name
 	}
-	if n, in := r.pod(tgid, env); ok && in {
+	if n, in := r.pod(tgid, env); in {
 		e.name = n
 	} else {
 		e.name = Name{Service: pick(name, fromEnv, string(comm))}
@@ -162,22 +157,12 @@ func (r *Resolver) Process(tgid uint32, comm []byte) (Name, hint.Runtime) {
 	return e.name, e.runtime
 }
 
-// pod names process tgid through the Cluster by its cgroup, with r.mu
-// held.
+// pod names process tgid through the Cluster, with r.mu held.
 func (r *Resolver) pod(tgid uint32, envService string) (Name, bool) {
 	if r.cluster == nil {
 		return Name{}, false
 	}
-	f, err := os.Open(r.root + "/" + strconv.FormatUint(uint64(tgid), 10) + "/cgroup")
-	if err != nil {
-		return Name{}, false
-	}
-	defer f.Close()
-	if cap(r.buf) < maxEnviron {
-		r.buf = make([]byte, maxEnviron)
-	}
-	n, _ := io.ReadFull(f, r.buf[:MaxCgroupFile])
-	return r.cluster.Process(r.buf[:n], envService)
+	return r.cluster.Process(tgid, envService)
 }
 
 // Len is the number of processes remembered.

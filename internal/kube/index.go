@@ -1,0 +1,173 @@
+package kube
+
+import (
+	"net/netip"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/propwatch/propwatch/internal/identity"
+)
+
+// The index: the informers' event handlers keep the Cluster's maps, which
+// its lookups read under a read lock without allocating. Each map is
+// capped by Config.MaxObjects: past it, a new object is not indexed (and
+// counted), and a deleted one frees its room.
+
+// setPod indexes a pod added or updated.
+func (c *Cluster) setPod(obj any) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	p := newPodInfo(pod, c.cfg.NodeName)
+	key := pod.Namespace + "/" + pod.Name
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old, had := c.pods[key]
+	if !had && len(c.pods) >= c.cfg.MaxObjects {
+		c.unindexed.Add(1)
+		return
+	}
+	if had {
+		c.unindexPod(old)
+	}
+	c.pods[key] = p
+	for _, s := range p.ips {
+		if ip, err := netip.ParseAddr(s); err == nil {
+			c.podIPs[ip.Unmap()] = p
+		}
+	}
+	if p.local {
+		c.byUID[p.uid] = p
+		for _, id := range p.containerIDs {
+			c.containers[id] = p
+		}
+	}
+}
+
+// deletePod forgets a pod.
+func (c *Cluster) deletePod(obj any) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	key := pod.Namespace + "/" + pod.Name
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, had := c.pods[key]; had {
+		c.unindexPod(old)
+		delete(c.pods, key)
+	}
+}
+
+// unindexPod removes p's entries from the maps keyed by its addresses,
+// uid and containers, where they are still p's, with c.mu held.
+func (c *Cluster) unindexPod(p *podInfo) {
+	for _, s := range p.ips {
+		if ip, err := netip.ParseAddr(s); err == nil && c.podIPs[ip.Unmap()] == p {
+			delete(c.podIPs, ip.Unmap())
+		}
+	}
+	if c.byUID[p.uid] == p {
+		delete(c.byUID, p.uid)
+	}
+	for _, id := range p.containerIDs {
+		if c.containers[id] == p {
+			delete(c.containers, id)
+		}
+	}
+}
+
+// setService indexes a Service's cluster IPs (none for a headless one:
+// its clients reach the pods' own addresses).
+func (c *Cluster) setService(obj any) {
+	svc, ok := obj.(*corev1.Service)
+	if !ok {
+		return
+	}
+	key := svc.Namespace + "/" + svc.Name
+	var ips []netip.Addr
+	for _, s := range append([]string{svc.Spec.ClusterIP}, svc.Spec.ClusterIPs...) {
+		if ip, err := netip.ParseAddr(s); err == nil {
+			ips = append(ips, ip.Unmap())
+		}
+	}
+	name := identity.Name{Service: svc.Name, Namespace: svc.Namespace}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old, had := c.services[key]
+	if !had && len(c.services) >= c.cfg.MaxObjects {
+		c.unindexed.Add(1)
+		return
+	}
+	for _, ip := range old {
+		delete(c.serviceIPs, ip)
+	}
+	c.services[key] = ips
+	for _, ip := range ips {
+		c.serviceIPs[ip] = name
+	}
+}
+
+// deleteService forgets a Service.
+func (c *Cluster) deleteService(obj any) {
+	svc, ok := obj.(*corev1.Service)
+	if !ok {
+		return
+	}
+	key := svc.Namespace + "/" + svc.Name
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ip := range c.services[key] {
+		delete(c.serviceIPs, ip)
+	}
+	delete(c.services, key)
+}
+
+// setOwner indexes a ReplicaSet's or Job's controller, by which a pod is
+// named after its Deployment or CronJob.
+func (c *Cluster) setOwner(obj any) {
+	m, ok := obj.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return
+	}
+	k, ok := ownerKeyOf(m)
+	if !ok {
+		return
+	}
+	ctl := controllerOf(m.OwnerReferences)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, had := c.owners[k]; !had && len(c.owners) >= c.cfg.MaxObjects {
+		c.unindexed.Add(1)
+		return
+	}
+	c.owners[k] = ctl
+}
+
+// deleteOwner forgets a ReplicaSet or Job.
+func (c *Cluster) deleteOwner(obj any) {
+	m, ok := obj.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return
+	}
+	if k, ok := ownerKeyOf(m); ok {
+		c.mu.Lock()
+		delete(c.owners, k)
+		c.mu.Unlock()
+	}
+}
+
+// ownerKeyOf keys a ReplicaSet's or Job's metadata. The metadata informer
+// of a resource lists objects whose kind may be empty; the resource's
+// group tells them apart.
+func ownerKeyOf(m *metav1.PartialObjectMetadata) (ownerKey, bool) {
+	switch {
+	case m.Kind == kindReplicaSet || m.APIVersion == "apps/v1":
+		return ownerKey{m.Namespace, kindReplicaSet, m.Name}, true
+	case m.Kind == kindJob || m.APIVersion == "batch/v1":
+		return ownerKey{m.Namespace, kindJob, m.Name}, true
+	}
+	return ownerKey{}, false
+}
