@@ -49,6 +49,9 @@ type runFlags struct {
 	chainWindow  time.Duration
 	chainIDs     int
 	chainPerProc int
+	kubernetes   string
+	kubeconfig   string
+	nodeName     string
 }
 
 func newRunCmd() *cobra.Command {
@@ -88,6 +91,9 @@ func newRunCmd() *cobra.Command {
 	fl.StringVar(&f.hooks, "hooks", string(loader.HooksAuto), "kernel hooks: auto (the first of sock, btf, raw, syscalls that loads), sock (tp_btf sock_send_length and sock_recv_length, Linux 6.3+), btf (tp_btf sys_exit), raw (raw tracepoint sys_exit) or syscalls (the syscall tracepoints, which work everywhere)")
 	fl.BoolVar(&f.verbose, "verbose", false, "full verifier log on load errors, and debug logging")
 	fl.StringVar(&f.otlpEndpoint, "otlp-endpoint", "", "export evidence spans over OTLP/gRPC to this collector: host:port (TLS unless OTEL_EXPORTER_OTLP_INSECURE=true) or a URL (http:// for no TLS); without it, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT when set")
+	fl.StringVar(&f.kubernetes, "kubernetes", kubeAuto, "name pairs by Kubernetes workloads and namespaces: auto (when in a pod, or --kubeconfig or KUBECONFIG is given), on, or off")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig file of the cluster (default: KUBECONFIG; in a pod, its service account)")
+	fl.StringVar(&f.nodeName, "node-name", os.Getenv("NODE_NAME"), "this node's name in the cluster, whose pods' processes are named (default: NODE_NAME)")
 	fl.Float64Var(&f.otlpRate, "otlp-spans-per-second", otlp.DefaultSpansPerSecond, "most evidence spans a second per pair; the rest are counted as rate_limited")
 	return withCPUProfile(cmd)
 }
@@ -160,12 +166,17 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 
 	agg := report.NewAggregator(report.AggregatorConfig{MaxPairs: f.maxPairs})
 	host, _ := os.Hostname() // the report's, final and live (/report)
+	cluster, err := startCluster(ctx, f, log)
+	if err != nil {
+		return &exitError{code: exitUsage, msg: err.Error()}
+	}
 	local := &identity.LocalAddrs{}
 	if err := local.Refresh(); err != nil {
 		log.Warn("list local addresses", "err", err)
 	}
 	ocfg := observe.Config{
 		Aggregator: agg,
+		Resolver:   identity.NewResolver(identity.Config{Cluster: clusterOrNil(cluster)}),
 		Analyzer:   parse.Options{Baggage: f.limits},
 		Local:      local,
 		HeadDone:   l.HeadDone,
@@ -177,6 +188,9 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 		Chain: chain.Config{Window: f.chainWindow, MaxIDs: f.chainIDs, MaxPerProcess: f.chainPerProc},
 	}
 	metrics := []prometheus.Collector{report.NewCollector(agg, report.KernelCounters{Lost: l.Lost, Errors: l.KernelErrors})}
+	if cluster != nil {
+		metrics = append(metrics, cluster)
+	}
 	if evidence != nil {
 		// Only when set: a nil *otlp.Exporter in the interface is not nil.
 		ocfg.Evidence = evidence
@@ -193,6 +207,7 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 		live := func() report.Report {
 			rep := report.NewReport(host, started, time.Now(), agg.Snapshot(), l.Lost())
 			rep.KernelErrors = l.KernelErrors()
+			rep.NameFallbacks = cluster.Stats().Fallbacks
 			return rep
 		}
 		srv = &http.Server{Handler: report.HandlerWithReport(live, metrics...), ReadHeaderTimeout: 5 * time.Second}
@@ -287,6 +302,7 @@ loop:
 	if f.reportPath != "" {
 		rep := report.NewReport(host, started, ended, snap, l.Lost())
 		rep.KernelErrors = l.KernelErrors()
+		rep.NameFallbacks = cluster.Stats().Fallbacks
 		if err := writeReport(stdout, f.reportPath, rep); err != nil {
 			return &exitError{code: exitProblem, msg: err.Error()}
 		}

@@ -351,8 +351,12 @@ func (c *Cluster) fallback() {
 	})
 }
 
-// Stats returns the cluster's counts.
+// Stats returns the cluster's counts; zero for a nil Cluster (off
+// cluster).
 func (c *Cluster) Stats() Stats {
+	if c == nil {
+		return Stats{}
+	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return Stats{

@@ -39,7 +39,12 @@ type Report struct {
 	// KernelErrors counts, by site, the times the kernel side could not
 	// keep state (a failed map update): a head split across calls, a
 	// Kafka response or a loopback sender may then go unrecognised.
-	KernelErrors   map[string]uint64 `json:"kernel_errors"`
+	KernelErrors map[string]uint64 `json:"kernel_errors"`
+	// NameFallbacks counts the processes in a container of no pod the
+	// Kubernetes API server had listed, named by their process names
+	// instead (API server unreachable, or the pod not listed yet); 0 off
+	// cluster. Added to v1 without breaking readers.
+	NameFallbacks  uint64            `json:"name_fallbacks"`
 	ParseFailures  map[string]uint64 `json:"parse_failures"`
 	FoldedPairs    uint64            `json:"folded_pairs"`
 	FoldedRequests uint64            `json:"folded_requests"`
@@ -373,6 +378,7 @@ func Merge(reports ...Report) (Report, error) {
 		out.LostEvents += r.LostEvents
 		addCounts(out.LostByReason, r.LostByReason)
 		addCounts(out.KernelErrors, r.KernelErrors)
+		out.NameFallbacks += r.NameFallbacks
 		addCounts(out.ParseFailures, r.ParseFailures)
 		out.FoldedPairs += r.FoldedPairs
 		out.FoldedRequests += r.FoldedRequests
