@@ -259,6 +259,9 @@ build_initramfs() {
 	cat >"$root/etc/pwk.conf" <<-EOF
 		export HOME=/root TMPDIR=/tmp
 		export PROPWATCH_REQUIRE_BPF=1
+		# No PROPWATCH_REQUIRE_KUBE: there is no Kubernetes control
+		# plane (etcd, kube-apiserver) in the guests, and the tests that
+		# need one skip.
 		export PROPWATCH_E2E_BIN=/usr/local/bin/propwatch
 		PWK_RESULTS=$results
 		PWK_TESTS="${tests[*]}"
