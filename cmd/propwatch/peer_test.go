@@ -65,6 +65,9 @@ func runPeer(role string, args []string) error {
 		io.Copy(io.Discard, os.Stdin)
 		return err
 	}
+	if ok, err := runKubePeer(role); ok {
+		return err // it reads stdin to its end itself
+	}
 	var err error
 	switch role {
 	case "server":
