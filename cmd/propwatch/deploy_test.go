@@ -144,10 +144,11 @@ type daemonSet struct {
 // manifest is deploy/daemonset.yaml: its documents in order, and each
 // kind's one object decoded.
 type manifest struct {
-	objects []k8sObject
-	role    clusterRole
-	binding roleBinding
-	ds      daemonSet
+	objects   []k8sObject
+	role      clusterRole
+	auditRole clusterRole // a Role: the same fields
+	binding   roleBinding
+	ds        daemonSet
 }
 
 // container returns the DaemonSet's one container.
@@ -188,6 +189,8 @@ func readManifest(t *testing.T) *manifest {
 			into = &m.role
 		case "ClusterRoleBinding":
 			into = &m.binding
+		case "Role":
+			into = &m.auditRole
 		case "DaemonSet":
 			into = &m.ds
 		default:
@@ -226,7 +229,7 @@ func TestManifestObjects(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"Namespace/propwatch", "ServiceAccount/propwatch", "ClusterRole/propwatch", "ClusterRoleBinding/propwatch", "DaemonSet/propwatch"}
+	want := []string{"Namespace/propwatch", "ServiceAccount/propwatch", "ClusterRole/propwatch", "ClusterRoleBinding/propwatch", "DaemonSet/propwatch", "Role/propwatch-audit"}
 	if !slices.Equal(got, want) {
 		t.Errorf("objects %v, want %v", got, want)
 	}
@@ -251,12 +254,32 @@ func TestManifestObjects(t *testing.T) {
 	}
 }
 
-// TestManifestRBAC: get, list and watch on pods, services and replicasets,
-// and nothing else.
+// TestManifestRBAC: the agent may get, list and watch pods, services,
+// replicasets and jobs, and nothing else; the audit's opt-in Role may list
+// pods and read them through the proxy, and nothing else.
 func TestManifestRBAC(t *testing.T) {
 	m := readManifest(t)
+	if got := grants(t, m.auditRole.Rules); !slices.Equal(got, []string{"/pods/proxy:get", "/pods:list"}) {
+		t.Errorf("audit Role grants %v", got)
+	}
+	got := grants(t, m.role.Rules)
+	var want []string
+	for _, res := range []string{"/pods", "/services", "apps/replicasets", "batch/jobs"} {
+		for _, v := range []string{"get", "list", "watch"} {
+			want = append(want, res+":"+v)
+		}
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("ClusterRole grants %v, want exactly %v", got, want)
+	}
+}
+
+// grants lists what rules allow as "group/resource:verb", sorted.
+func grants(t *testing.T, rules []policyRule) []string {
+	t.Helper()
 	var got []string
-	for _, r := range m.role.Rules {
+	for _, r := range rules {
 		if len(r.ResourceNames) > 0 || len(r.NonResourceURLs) > 0 {
 			t.Errorf("rule %+v: resourceNames or nonResourceURLs", r)
 		}
@@ -269,16 +292,7 @@ func TestManifestRBAC(t *testing.T) {
 		}
 	}
 	slices.Sort(got)
-	var want []string
-	for _, res := range []string{"/pods", "/services", "apps/replicasets"} {
-		for _, v := range []string{"get", "list", "watch"} {
-			want = append(want, res+":"+v)
-		}
-	}
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		t.Errorf("ClusterRole grants %v, want exactly %v", got, want)
-	}
+	return got
 }
 
 // TestManifestSecurity: not privileged, every capability dropped and only

@@ -7,6 +7,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -211,6 +213,10 @@ func TestObserveKubernetes(t *testing.T) {
 	orphan := inPod(t, roleKubeClient, nil, randomHex(t, 32))
 	order(orphan, whileDown, labelsAddr)
 	waitMetric(t, metrics, "propwatch_kubernetes_name_fallbacks_total 1")
+	// The informers find the API server gone at their next request.
+	waitMetricFunc(t, metrics, "propwatch_kubernetes_api_errors_total at least 1", func(body string) bool {
+		return strings.Contains(body, "\npropwatch_kubernetes_api_errors_total ") && !strings.Contains(body, "\npropwatch_kubernetes_api_errors_total 0\n")
+	})
 	scraped := scrape(t, metrics)
 	pw.stop(t)
 
@@ -269,14 +275,24 @@ func TestObserveKubernetes(t *testing.T) {
 // waitMetric polls url until its body holds line, for up to 30s.
 func waitMetric(t *testing.T, url, line string) {
 	t.Helper()
+	waitMetricFunc(t, url, line, func(body string) bool { return strings.Contains(body, line) })
+}
+
+// waitMetricFunc polls url until ok(its body), for up to 30s.
+func waitMetricFunc(t *testing.T, url, what string, ok func(string) bool) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
+	var body []byte
 	for {
-		body := scrape(t, url)
-		if strings.Contains(body, line) {
-			return
+		if resp, err := http.Get(url); err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if ok(string(body)) {
+				return
+			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s never showed %q", url, line)
+			t.Fatalf("%s never showed %s:\n%s", url, what, body)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

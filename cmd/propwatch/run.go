@@ -142,6 +142,12 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 	if evidence != nil {
 		defer evidence.Shutdown(context.Background()) // on the early returns
 	}
+	// Names first: the pods listed before the capture starts name its
+	// first requests.
+	cluster, err := startCluster(ctx, f, log)
+	if err != nil {
+		return &exitError{code: exitUsage, msg: err.Error()}
+	}
 	started := time.Now()
 	l, err := loader.Open(loader.Config{CaptureBytes: f.captureBytes, RingBufferBytes: f.ringBytes, KafkaCaptureBytes: f.kafkaCapture, Verbose: f.verbose, Hooks: hooks})
 	if err != nil {
@@ -166,10 +172,6 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 
 	agg := report.NewAggregator(report.AggregatorConfig{MaxPairs: f.maxPairs})
 	host, _ := os.Hostname() // the report's, final and live (/report)
-	cluster, err := startCluster(ctx, f, log)
-	if err != nil {
-		return &exitError{code: exitUsage, msg: err.Error()}
-	}
 	local := &identity.LocalAddrs{}
 	if err := local.Refresh(); err != nil {
 		log.Warn("list local addresses", "err", err)

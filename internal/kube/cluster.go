@@ -45,6 +45,11 @@ type Config struct {
 	// SyncTimeout bounds how long Start waits for the first lists before
 	// capture goes on without them; 10s when zero.
 	SyncTimeout time.Duration
+	// ProbeInterval is how often the API server is asked for its version
+	// to tell whether it answers: the informers retry a refused
+	// connection quietly, so without a probe its loss would not show.
+	// 5s when zero.
+	ProbeInterval time.Duration
 	// MaxObjects caps the pods, Services and owners indexed, each; past
 	// it new ones are not (counted in Stats.Unindexed) until others are
 	// deleted. 262,144 when zero.
@@ -52,6 +57,9 @@ type Config struct {
 }
 
 const (
+	defaultProbeInterval = 5 * time.Second
+	// probeTimeout bounds one probe.
+	probeTimeout       = 3 * time.Second
 	defaultSyncTimeout = 10 * time.Second
 	defaultMaxObjects  = 1 << 18
 )
@@ -63,7 +71,8 @@ type Stats struct {
 	// have: a container whose pod is not known (API server unreachable,
 	// or the pod not listed yet).
 	Fallbacks uint64
-	// APIErrors counts the failed lists and watches of the API server.
+	// APIErrors counts the failed lists, watches and probes of the API
+	// server.
 	APIErrors uint64
 	// Unindexed counts the objects past MaxObjects.
 	Unindexed uint64
@@ -124,6 +133,9 @@ func NewForConfig(cfg Config, rc *rest.Config) (*Cluster, error) {
 	if cfg.MaxObjects <= 0 {
 		cfg.MaxObjects = defaultMaxObjects
 	}
+	if cfg.ProbeInterval <= 0 {
+		cfg.ProbeInterval = defaultProbeInterval
+	}
 	if cfg.ProcRoot == "" {
 		cfg.ProcRoot = "/proc"
 	}
@@ -168,8 +180,8 @@ func (c *Cluster) Start(ctx context.Context) error {
 	all := []watched{
 		{factory.Core().V1().Pods().Informer(), handlers(c.setPod, c.deletePod)},
 		{factory.Core().V1().Services().Informer(), handlers(c.setService, c.deleteService)},
-		{metaFactory.ForResource(appsv1.SchemeGroupVersion.WithResource("replicasets")).Informer(), handlers(c.setOwner, c.deleteOwner)},
-		{metaFactory.ForResource(batchv1.SchemeGroupVersion.WithResource("jobs")).Informer(), handlers(c.setOwner, c.deleteOwner)},
+		{metaFactory.ForResource(appsv1.SchemeGroupVersion.WithResource("replicasets")).Informer(), c.ownerHandlers(kindReplicaSet)},
+		{metaFactory.ForResource(batchv1.SchemeGroupVersion.WithResource("jobs")).Informer(), c.ownerHandlers(kindJob)},
 	}
 	for _, w := range all {
 		if err := w.inf.SetWatchErrorHandlerWithContext(c.watchError); err != nil {
@@ -190,9 +202,12 @@ func (c *Cluster) Start(ctx context.Context) error {
 			c.synced.Store(true)
 		}
 	}()
+	go c.probe(ctx)
 	wait, cancel := context.WithTimeout(ctx, c.cfg.SyncTimeout)
 	defer cancel()
-	if !cache.WaitForCacheSync(wait.Done(), synced...) && ctx.Err() == nil {
+	if cache.WaitForCacheSync(wait.Done(), synced...) {
+		c.synced.Store(true)
+	} else if ctx.Err() == nil {
 		c.log.Warn("kubernetes: the API server has not answered yet; pairs are named by process names and addresses until it does",
 			"waited", c.cfg.SyncTimeout)
 	}
@@ -201,11 +216,36 @@ func (c *Cluster) Start(ctx context.Context) error {
 
 // watchError counts a failed list or watch, logging the first.
 func (c *Cluster) watchError(_ context.Context, _ *cache.Reflector, err error) {
+	c.apiError(err)
+}
+
+// apiError counts a failed request to the API server, logging the first.
+func (c *Cluster) apiError(err error) {
 	c.apiErrors.Add(1)
 	c.logAPI.Do(func() {
 		c.log.Warn("kubernetes: API server unreachable; capture goes on, names of what it has not listed fall back to process names and addresses (counted in propwatch_kubernetes_api_errors_total)",
 			"err", err)
 	})
+}
+
+// probe asks the API server for its version every ProbeInterval until
+// ctx ends, counting each failure.
+func (c *Cluster) probe(ctx context.Context) {
+	tick := time.NewTicker(c.cfg.ProbeInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		req, cancel := context.WithTimeout(ctx, probeTimeout)
+		err := c.core.Discovery().RESTClient().Get().AbsPath("/version").Do(req).Error()
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			c.apiError(err)
+		}
+	}
 }
 
 // handlers adapts set and remove functions to informer events, unwrapping

@@ -116,8 +116,8 @@ func TestIndex(t *testing.T) {
 	pod := withEnv(testPod("shop", "inventory-abc", "node-1", "10.1.0.5", nil, controller(kindReplicaSet, "inventory-7d4")), "sidecar",
 		corev1.EnvVar{Name: "OTEL_SERVICE_NAME", Value: "mesh"})
 	c.setPod(pod)
-	c.setOwner(&metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: kindReplicaSet},
-		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "inventory-7d4", OwnerReferences: controller(kindDeployment, "inventory")}})
+	c.ownerHandlers(kindReplicaSet).OnAdd(&metav1.PartialObjectMetadata{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "inventory-7d4", OwnerReferences: controller(kindDeployment, "inventory")}}, true)
 	c.setService(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "inventory-svc"},
 		Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.20", ClusterIPs: []string{"10.96.0.20", "fd00::20"}}})
 

@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/propwatch/propwatch/internal/identity"
 )
@@ -125,18 +126,32 @@ func (c *Cluster) deleteService(obj any) {
 	delete(c.services, key)
 }
 
-// setOwner indexes a ReplicaSet's or Job's controller, by which a pod is
-// named after its Deployment or CronJob.
-func (c *Cluster) setOwner(obj any) {
-	m, ok := obj.(*metav1.PartialObjectMetadata)
-	if !ok {
-		return
+// ownerHandlers index the ReplicaSets or Jobs (kind) by which a pod is
+// named after its Deployment or CronJob. The kind is the informer's: the
+// metadata API does not say it in every object.
+func (c *Cluster) ownerHandlers(kind string) cache.ResourceEventHandlerFuncs {
+	key := func(obj any) (ownerKey, *metav1.PartialObjectMetadata, bool) {
+		m, ok := obj.(*metav1.PartialObjectMetadata)
+		if !ok {
+			return ownerKey{}, nil, false
+		}
+		return ownerKey{m.Namespace, kind, m.Name}, m, true
 	}
-	k, ok := ownerKeyOf(m)
-	if !ok {
-		return
-	}
-	ctl := controllerOf(m.OwnerReferences)
+	return handlers(func(obj any) {
+		if k, m, ok := key(obj); ok {
+			c.setOwner(k, controllerOf(m.OwnerReferences))
+		}
+	}, func(obj any) {
+		if k, _, ok := key(obj); ok {
+			c.mu.Lock()
+			delete(c.owners, k)
+			c.mu.Unlock()
+		}
+	})
+}
+
+// setOwner indexes the controller of owner k.
+func (c *Cluster) setOwner(k ownerKey, ctl ownerRef) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, had := c.owners[k]; !had && len(c.owners) >= c.cfg.MaxObjects {
@@ -144,30 +159,4 @@ func (c *Cluster) setOwner(obj any) {
 		return
 	}
 	c.owners[k] = ctl
-}
-
-// deleteOwner forgets a ReplicaSet or Job.
-func (c *Cluster) deleteOwner(obj any) {
-	m, ok := obj.(*metav1.PartialObjectMetadata)
-	if !ok {
-		return
-	}
-	if k, ok := ownerKeyOf(m); ok {
-		c.mu.Lock()
-		delete(c.owners, k)
-		c.mu.Unlock()
-	}
-}
-
-// ownerKeyOf keys a ReplicaSet's or Job's metadata. The metadata informer
-// of a resource lists objects whose kind may be empty; the resource's
-// group tells them apart.
-func ownerKeyOf(m *metav1.PartialObjectMetadata) (ownerKey, bool) {
-	switch {
-	case m.Kind == kindReplicaSet || m.APIVersion == "apps/v1":
-		return ownerKey{m.Namespace, kindReplicaSet, m.Name}, true
-	case m.Kind == kindJob || m.APIVersion == "batch/v1":
-		return ownerKey{m.Namespace, kindJob, m.Name}, true
-	}
-	return ownerKey{}, false
 }

@@ -240,12 +240,14 @@ func (cp *ControlPlane) Kubectl(args ...string) (string, error) {
 	return string(out), nil
 }
 
-// Stop stops the API server (etcd goes on): requests fail from then on.
-// Start's cleanup stops it too; Stop is for a test that goes on without it.
+// Stop kills the API server (etcd goes on), as a crash or a partition
+// ends it: requests fail from then on. (A graceful shutdown would wait
+// for the open watches of the test's clients.) Start's cleanup stops it
+// too; Stop is for a test that goes on without it.
 func (cp *ControlPlane) Stop() {
 	cp.t.Helper()
-	if err := cp.apiServer.stop(); err != nil {
-		cp.t.Errorf("kubetest: stopping kube-apiserver: %v", err)
+	if err := cp.apiServer.kill(); err != nil {
+		cp.t.Errorf("kubetest: killing kube-apiserver: %v", err)
 	}
 }
 
@@ -416,6 +418,15 @@ func (p *process) stop() error {
 	}
 	<-p.done
 	return fmt.Errorf("did not end %v after SIGTERM: killed", stopTimeout)
+}
+
+// kill ends the process at once; killing a stopped process does nothing.
+func (p *process) kill() error {
+	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
+	<-p.done
+	return nil
 }
 
 // tail is the end of the process's log, for a failure message.
