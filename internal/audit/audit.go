@@ -44,14 +44,37 @@ func IsURL(source string) bool {
 	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
 }
 
+// Target is one input to read: a file or a URL (Location), shown as
+// Label when it has one; Err, when set, says why it cannot be read at all
+// (an agent's pod that is not running).
+type Target struct {
+	Location, Label string
+	Err             error
+}
+
 // Collect reads every source, URLs concurrently with client, and returns
 // one Input per source in their order. A URL without a path (or with
 // "/") is an agent's metrics address: its /report is read.
 func Collect(ctx context.Context, client *http.Client, sources []string) []Input {
-	inputs := make([]Input, len(sources))
-	var wg sync.WaitGroup
+	targets := make([]Target, len(sources))
 	for i, src := range sources {
-		inputs[i].Source = src
+		targets[i].Location = src
+	}
+	return CollectTargets(ctx, client, targets)
+}
+
+// CollectTargets is Collect for targets: each Input's Source is the
+// target's Label when it has one.
+func CollectTargets(ctx context.Context, client *http.Client, targets []Target) []Input {
+	inputs := make([]Input, len(targets))
+	var wg sync.WaitGroup
+	for i, tg := range targets {
+		src := tg.Location
+		inputs[i].Source = cmp.Or(tg.Label, src)
+		if tg.Err != nil {
+			inputs[i].Err = tg.Err
+			continue
+		}
 		if !IsURL(src) {
 			inputs[i].Report, inputs[i].Err = readFile(src)
 			continue
@@ -64,7 +87,9 @@ func Collect(ctx context.Context, client *http.Client, sources []string) []Input
 		if u.Path == "" || u.Path == "/" {
 			u.Path = "/report"
 		}
-		inputs[i].Source = u.Redacted()
+		if tg.Label == "" {
+			inputs[i].Source = u.Redacted()
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -1,7 +1,10 @@
 package audit
 
 import (
+	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -89,5 +92,24 @@ func TestPageEscapes(t *testing.T) {
 	}
 	if fetching.MatchString(page) {
 		t.Errorf("the page fetches %q", fetching.FindString(page))
+	}
+}
+
+// TestCollectTargets: a target's label names its input, and a target that
+// failed before it was read is an input that did not answer, unread.
+func TestCollectTargets(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("unexpected request %s", r.URL.Path)
+	}))
+	defer srv.Close()
+	in := CollectTargets(context.Background(), srv.Client(), []Target{
+		{Location: srv.URL + "/report", Label: "node n9 (pod p9)", Err: errors.New("pod is pending")},
+		{Location: "/nonexistent/report.json", Label: "node n8"},
+	})
+	if in[0].Source != "node n9 (pod p9)" || in[0].Err == nil || in[0].Err.Error() != "pod is pending" {
+		t.Errorf("failed target: %+v", in[0])
+	}
+	if in[1].Source != "node n8" || in[1].Err == nil {
+		t.Errorf("labelled file: %+v", in[1])
 	}
 }
