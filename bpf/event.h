@@ -74,6 +74,7 @@ enum direction {
 enum proto {
 	PROTO_HTTP = 0,  /* an HTTP/1.x request head */
 	PROTO_KAFKA = 1, /* a Kafka frame */
+	PROTO_HTTP2 = 2, /* HTTP/2 client frames: HEADERS, CONTINUATION, SETTINGS */
 };
 
 /* Why an event was lost: the index into the pw_lost counters. */
@@ -95,7 +96,8 @@ enum error_site {
 	ERR_OWNER = 5,         /* pw_owners: recording a loopback sender */
 	ERR_MMSG_CURSOR = 6,   /* pw_mmsg: a sock hook's place in an mmsg array */
 	ERR_NOTE = 7,          /* pw_sk: creating the note on a socket */
-	ERROR_SITES = 8,       /* number of sites: size of pw_errors */
+	ERR_H2_STATE = 8,      /* pw_heads: an HTTP/2 stream's place in its frames */
+	ERROR_SITES = 9,       /* number of sites: size of pw_errors */
 };
 
 /*
@@ -127,7 +129,7 @@ struct event {
 	__u16 lport;     /* local port, host order */
 	__u16 rport;     /* remote port, host order */
 	__u8 direction;  /* enum direction */
-	__u8 start;      /* 1: data begins a message (request head, Kafka frame) */
+	__u8 start;      /* 1: data begins a message (request head, Kafka frame, HTTP/2 frame) */
 	__u8 syscall;    /* enum syscall_id */
 	__u8 proto;      /* enum proto */
 	__s16 kafka_api_key;     /* Kafka response start: its request's api key; else -1 */

@@ -29,6 +29,8 @@
 #include "counters.h"
 #include "event.h"
 #include "http.h"
+#include "http2.h"
+#include "http2_walk.h"
 #include "kafka.h"
 #include "kafka_corr.h"
 #include "loopback.h"
@@ -138,6 +140,11 @@ __noinline int judge_chunk(void)
 		} else if (kind == HEAD_OPEN || kind == FRAME_OPEN) {
 			w->budget = st->budget;
 			w->tail = st->tail;
+		} else if (kind == H2_OPEN) {
+			pl = st->pending_len & 3;
+			w->pending = st->pending;
+			w->budget = st->budget;
+			w->tail = st->tail;
 		}
 	}
 	if (!kind && !kafka)
@@ -156,7 +163,8 @@ __noinline int judge_chunk(void)
 		}
 	}
 	peek = RELOAD(w->fresh_peek);
-	known = n0 == want;
+	/* An HTTP/2 stream takes every chunk, however short (http2_walk). */
+	known = n0 == want || kind == H2_OPEN;
 	if (known) {
 		word = RELOAD(w->pending) | (peek << (pl * 8));
 		wn = pl + n0 > PEEK_BYTES ? PEEK_BYTES : pl + n0;
@@ -241,7 +249,7 @@ __noinline int judge_chunk(void)
 				close_stream(w, kafka);
 			/* Tell the sock hooks, which skip this direction from
 			 * now on (not a Kafka client's: see struct sk_note). */
-			if (proto == PROTO_HTTP)
+			if (proto == PROTO_HTTP || proto == PROTO_HTTP2)
 				w->quiet = 1;
 			return 0;
 		}
@@ -308,6 +316,13 @@ __noinline int emit_chunk(void)
 	if (got < 0) {
 		count_lost(LOST_READ_FAILED);
 		return 0;
+	}
+	if (RELOAD(w->proto) == PROTO_HTTP2) {
+		/* http2_walk chose the bytes and kept the stream's place. */
+		w->ship = got;
+		w->ev_len = RELOAD(w->h2_len);
+		w->split_n = 0;
+		return 1;
 	}
 
 	/* Phase 3: finish, from what struct work says. */
@@ -492,7 +507,8 @@ static __always_inline void handle_chunk(struct scratch *s, __u64 fd, __u8 dir, 
 		}
 		peek = w->fresh_peek;
 		if (http_sniff(peek, want) == SNIFF_NONE && kafka_sniff(peek, want) == KAFKA_NONE &&
-		    !kafka_size_prefix(peek, want)) {
+		    !kafka_size_prefix(peek, want) && !h2_preface(peek, want) &&
+		    !h2_headers_sniff(peek, want)) {
 			/* Tell the sock hooks, which skip such a direction. */
 			w->responses = http_response(peek, want);
 			return;
@@ -501,7 +517,7 @@ static __always_inline void handle_chunk(struct scratch *s, __u64 fd, __u8 dir, 
 	}
 	w->fresh = fresh;
 
-	if (judge_chunk() && emit_chunk())
+	if (judge_chunk() && (RELOAD(w->proto) != PROTO_HTTP2 || http2_walk()) && emit_chunk())
 		ship_event();
 }
 

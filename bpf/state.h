@@ -40,6 +40,9 @@ enum head_kind {
 	HEAD_OPEN = 1,    /* a request head started and has not ended */
 	HEAD_PENDING = 2, /* a short read/write held back a prefix ("G", a Kafka size) */
 	FRAME_OPEN = 3,   /* a Kafka frame started and has budget bytes left to ship */
+	H2_OPEN = 4,      /* an HTTP/2 client's frames: budget bytes of the current
+			   * frame still to come, tail the H2_* bits, pending a
+			   * frame header's first bytes (http2_walk.h) */
 };
 
 struct head_state {

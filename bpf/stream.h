@@ -12,6 +12,7 @@
 #include "kernel.h"
 #include "counters.h"
 #include "http.h"
+#include "http2.h"
 #include "kafka.h"
 #include "maps.h"
 #include "work.h"
@@ -106,6 +107,11 @@ static __always_inline int verdict(__u64 word, __u32 wn, __u32 kind, __u32 kafka
 	int hs, ks;
 
 	*proto = PROTO_HTTP;
+	if (kind == H2_OPEN) {
+		/* An HTTP/2 client's stream is never anything else. */
+		*proto = PROTO_HTTP2;
+		return V_CONT;
+	}
 	if (kind == FRAME_OPEN) {
 		*proto = PROTO_KAFKA;
 		return V_CONT;
@@ -117,6 +123,15 @@ static __always_inline int verdict(__u64 word, __u32 wn, __u32 kind, __u32 kafka
 		return V_START;
 	if (kind == HEAD_OPEN)
 		return V_CONT;
+	/*
+	 * HTTP/2 before Kafka: its control frames read like Kafka Produce v0
+	 * requests. A HEADERS frame on a stream with no state is a connection
+	 * whose preface was missed (not on a Kafka response stream).
+	 */
+	if (h2_preface(word, wn) || (!kafka && h2_headers_sniff(word, wn))) {
+		*proto = PROTO_HTTP2;
+		return V_START;
+	}
 	/* A stream that carries Kafka responses carries no requests. */
 	ks = kafka ? KAFKA_NONE : kafka_sniff(word, wn);
 	if (ks != KAFKA_NONE) {

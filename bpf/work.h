@@ -60,7 +60,17 @@ struct work {
 	__u64 ship;       /* ship_event: bytes of ev.data to send */
 	__u64 ev_len;     /* ship_event: ev.len */
 	__u32 ev_start;   /* ship_event: ev.start */
-	__u32 _pad3;
+	__u32 h2_len;     /* http2_walk: the bytes the event stands for (ev.len) */
+	/* http2_walk's place, here so that the verifier sees every round of
+	 * its loop start alike: */
+	__u64 h2_x;       /* offset of the next frame header (held bytes first) */
+	__u64 h2_start;   /* offset of the first copied frame, or H2_NONE */
+	__u64 h2_end;     /* end of the last copied frame, within the chunk */
+	__u64 h2_pend;    /* bytes of a frame header held back at the end */
+	__u32 h2_held;    /* ... how many (1..3) */
+	__u32 h2_lost;    /* the place was lost */
+	__u32 h2_copying; /* the last frame read is copied */
+	__u32 _pad4;
 	__u64 split_src;  /* split: user address of the next bytes to ship */
 	__u64 split_n;    /* split: bytes left to ship */
 	__u64 split_rest; /* split: bytes of the chunk past those, not shipped */

@@ -47,7 +47,8 @@ const (
 	captureErrorSiteERR_OWNER         captureErrorSite = 5
 	captureErrorSiteERR_MMSG_CURSOR   captureErrorSite = 6
 	captureErrorSiteERR_NOTE          captureErrorSite = 7
-	captureErrorSiteERROR_SITES       captureErrorSite = 8
+	captureErrorSiteERR_H2STATE       captureErrorSite = 8
+	captureErrorSiteERROR_SITES       captureErrorSite = 9
 )
 
 type captureEvent struct {
@@ -140,6 +141,7 @@ type captureProto uint32
 const (
 	captureProtoPROTO_HTTP  captureProto = 0
 	captureProtoPROTO_KAFKA captureProto = 1
+	captureProtoPROTO_HTTP2 captureProto = 2
 )
 
 type captureScratch struct {
@@ -186,7 +188,15 @@ type captureScratch struct {
 		Ship       uint64
 		EvLen      uint64
 		EvStart    uint32
-		Pad3       uint32
+		H2Len      uint32
+		H2X        uint64
+		H2Start    uint64
+		H2End      uint64
+		H2Pend     uint64
+		H2Held     uint32
+		H2Lost     uint32
+		H2Copying  uint32
+		Pad4       uint32
 		SplitSrc   uint64
 		SplitN     uint64
 		SplitRest  uint64

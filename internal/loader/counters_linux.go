@@ -29,6 +29,7 @@ var errorNames = [captureErrorSiteERROR_SITES]string{
 	captureErrorSiteERR_OWNER:         "owner",
 	captureErrorSiteERR_MMSG_CURSOR:   "mmsg_cursor",
 	captureErrorSiteERR_NOTE:          "socket_note",
+	captureErrorSiteERR_H2STATE:       "http2_state",
 }
 
 // Lost returns how many events the kernel side could not deliver, by

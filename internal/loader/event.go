@@ -151,12 +151,22 @@ const (
 	// Kafka is a Kafka frame: a Produce request, or a Fetch or Metadata
 	// response (requests of other API keys are not captured).
 	Kafka
+	// HTTP2 is an HTTP/2 client's frames: HEADERS, CONTINUATION and
+	// SETTINGS, from the preface on or from a HEADERS frame where the
+	// preface was missed. Start says the data begins at a frame header (or
+	// the preface); otherwise it continues the frame the stream's last
+	// event ended in. Frames of other types are not copied, except one
+	// between two copied frames of the same chunk.
+	HTTP2
 )
 
-// String returns "http" or "kafka".
+// String returns "http", "kafka" or "http2".
 func (p Protocol) String() string {
-	if p == Kafka {
+	switch p {
+	case Kafka:
 		return "kafka"
+	case HTTP2:
+		return "http2"
 	}
 	return "http"
 }
