@@ -105,6 +105,12 @@ type Config struct {
 	// KafkaLimits bounds the decoder's decompression and records per
 	// frame; its MaxFrame is KafkaMaxFrame.
 	KafkaLimits kafka.Limits
+	// MaxH2Conns caps the HTTP/2 connections whose header table is kept
+	// (least recently used evicted, counted as http2.conn_evicted). 4096
+	// when zero; each holds at most its encoder's table (4 KiB unless the
+	// encoder says more, 64 KiB at most) and one header block (MaxHead).
+	MaxH2Conns int
+
 	// TopicIDs maps Kafka topic ids to names, learnt from Metadata
 	// responses; the Observer makes its own when nil.
 	TopicIDs *kafka.TopicIDs
@@ -158,6 +164,7 @@ type Observer struct {
 	removing   bool
 
 	kafka kafkaState
+	h2    h2State
 
 	chain     *chain.Memory
 	evictions uint64    // chain evictions already told the Aggregator
@@ -208,6 +215,7 @@ func New(cfg Config) *Observer {
 	o.dedupe.init(cfg.MaxQueued)
 	o.queue.init(cfg.MaxQueued)
 	o.initKafka()
+	o.initHTTP2()
 	o.chain = chain.New(cfg.Chain)
 	o.sends.max = cfg.MaxQueued
 	return o
@@ -225,8 +233,12 @@ func (o *Observer) Handle(ev *loader.Event, now time.Time) {
 	// Name the process now, while it surely runs: a short-lived client is
 	// often gone by the time its requests are named.
 	o.service(ev.TGID, ev.Comm[:], now)
-	if ev.Protocol == loader.Kafka {
+	switch ev.Protocol {
+	case loader.Kafka:
 		o.kafkaEvent(ev, now)
+		return
+	case loader.HTTP2:
+		o.http2Event(ev, now)
 		return
 	}
 
@@ -356,6 +368,16 @@ func (o *Observer) headDone(ev *loader.Event) {
 // request counts one head unless the other end of a local connection
 // already did, judges it, and queues it to be named.
 func (o *Observer) request(ev *loader.Event, h *http1.Head, raw []byte, now time.Time) {
+	if !o.firstEnd(ev, raw, now) {
+		return
+	}
+	host, _ := h.Get("host")
+	o.queueRequest(ev, o.analyzer.Head(h), host, protoHTTP, now)
+}
+
+// firstEnd reports whether this end is the first of a local connection
+// to show the request raw (always, for a connection that is not local).
+func (o *Observer) firstEnd(ev *loader.Event, raw []byte, now time.Time) bool {
 	client, server := ev.Local, ev.Remote
 	if ev.Direction == loader.Ingress {
 		client, server = ev.Remote, ev.Local
@@ -366,11 +388,14 @@ func (o *Observer) request(ev *loader.Event, h *http1.Head, raw []byte, now time
 		if loopback {
 			k.netns = ev.NetNS
 		}
-		if !o.dedupe.first(k, ev.Direction, now) {
-			return
-		}
+		return o.dedupe.first(k, ev.Direction, now)
 	}
-	v := o.analyzer.Head(h)
+	return true
+}
+
+// queueRequest remembers a traced receipt and queues the judged request
+// to be named; host names its server when that is not a local process.
+func (o *Observer) queueRequest(ev *loader.Event, v *parse.Verdict, host []byte, proto recordProto, now time.Time) {
 	if ev.Direction == loader.Ingress && ev.PeerTGID != ev.TGID && traced(v) {
 		// Remembered now, not when the request is named: the requests
 		// its process sends onward are classified only after NameDelay,
@@ -384,7 +409,8 @@ func (o *Observer) request(ev *loader.Event, h *http1.Head, raw []byte, now time
 		r = o.queue.push(now)
 	}
 	r.set(ev, v, &o.codes)
-	if host, ok := h.Get("host"); ok {
+	r.proto = proto
+	if host != nil {
 		r.setHost(host)
 	}
 }
@@ -446,9 +472,13 @@ func (o *Observer) name(r *record) {
 	queued := r.queuedAt()
 	self := o.service(r.tgid, r.comm[:], queued)
 	peer, peerPID := o.peer(r, queued)
-	k := pairKey(self, peer, Protocol)
+	k := pairKey(self, peer, r.proto.String())
 	if r.dir == loader.Ingress {
-		k = pairKey(peer, self, Protocol)
+		k = pairKey(peer, self, r.proto.String())
+	}
+	if r.proto == protoHPACKGap {
+		o.cfg.Aggregator.Gap(k, GapHPACKStateUnknown, 1)
+		return
 	}
 	v := r.judged.verdict(&o.named, &o.codes)
 	client, server := r.tgid, peerPID

@@ -39,6 +39,7 @@ type record struct {
 	local, remote addrPort
 	host          [maxHost]byte
 	hostLen       int
+	proto         recordProto
 
 	judged judged
 }
@@ -90,6 +91,7 @@ func (r *record) set(ev *loader.Event, v *parse.Verdict, codes *codeTable) {
 	r.peerTGID, r.peerComm = ev.PeerTGID, ev.PeerComm
 	r.local, r.remote = packAddr(ev.Local), packAddr(ev.Remote)
 	r.hostLen = 0
+	r.proto = protoHTTP
 	r.judged.set(v, codes)
 }
 
