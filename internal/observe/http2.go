@@ -65,6 +65,10 @@ func (p recordProto) String() string {
 type h2Conn struct {
 	conn *http2.Conn
 	grpc bool
+	// responses: the direction carries a server's responses. The kernel
+	// takes a HEADERS frame on a stream it knows nothing of for a client's
+	// (the preface was missed), and a server's frames look the same.
+	responses bool
 }
 
 // h2State is the Observer's HTTP/2 connections, least recently used first
@@ -103,7 +107,7 @@ func (o *Observer) http2Event(ev *loader.Event, now time.Time) {
 			c = o.h2.free[n-1]
 			o.h2.free = o.h2.free[:n-1]
 			c.conn.Reset(http2.Config{MaxBlock: o.cfg.MaxHead})
-			c.grpc = false
+			c.grpc, c.responses = false, false
 		} else {
 			c = &h2Conn{conn: http2.NewConn(http2.Config{MaxBlock: o.cfg.MaxHead})}
 		}
@@ -126,7 +130,12 @@ func (h *h2Handler) Failure(code string) {
 func (h *h2Handler) Block(b *http2.Block) {
 	o := (*Observer)(h)
 	ev, c := o.h2.ev, o.h2.c
-	if !o.firstEnd(ev, b.Raw, o.h2.now) {
+	for i := range b.Fields {
+		if bytes.Equal(b.Fields[i].Name, []byte(":status")) {
+			c.responses = true
+		}
+	}
+	if c.responses || !o.firstEnd(ev, b.Raw, o.h2.now) {
 		return
 	}
 	v := o.analyzer.Fields(b.Fields)

@@ -111,3 +111,16 @@ func TestHTTP2ConnCap(t *testing.T) {
 		t.Fatalf("evictions %d", n)
 	}
 }
+
+// A server's response headers, on a direction the kernel took for a
+// client's (it saw a HEADERS frame first), are never requests.
+func TestHTTP2ResponsesAreNotRequests(t *testing.T) {
+	f := newFixture(t, nil)
+	c := newH2Client(false)
+	c.request(":status", "200", "content-type", "application/grpc")
+	c.request("grpc-status", "0")
+	f.h2recv(1, true, c.take())
+	if s := f.settle(); len(s.Pairs) != 0 {
+		t.Fatalf("%+v", s.Pairs)
+	}
+}
