@@ -39,6 +39,7 @@
 /* head_state.tail bits on an HTTP/2 stream. */
 #define H2_COPYING 1 /* the current frame is copied */
 #define H2_LOST 2    /* the place in the frames is lost */
+#define H2_SERVER 4  /* a server's frames: never copied, never Kafka */
 /* No frame of the chunk is copied. */
 #define H2_NONE (~0ULL)
 
@@ -48,6 +49,21 @@
  * new place, and narrows the copy to the copied frames. It returns 1 when
  * there is something to copy.
  */
+/*
+ * h2_mark_server marks the other direction of the chunk's stream, on which
+ * the preface was just seen, as a server's HTTP/2 frames: its SETTINGS,
+ * PING and WINDOW_UPDATE frames read like Kafka Produce requests, and its
+ * HEADERS frames like a client's whose preface was missed.
+ */
+static __always_inline void h2_mark_server(struct work *w)
+{
+	w->rkey = w->key;
+	w->rkey.dir = !w->key.dir;
+	set_state(w, RELOAD(w->si.ino), 0, 0, H2_SERVER, H2_OPEN, 0, 0);
+	update_or_count(&pw_heads, &w->rkey, &w->hs, ERR_H2_STATE);
+	note_heads(w, w->rkey.dir, 1);
+}
+
 /*
  * h2_step reads the frame header at w->h2_x, of a chunk of L bytes (pl of
  * them held back) whose first segment has len0. A global function, so
@@ -147,6 +163,8 @@ __noinline int http2_walk(void)
 		}
 	} else {
 		bits = RELOAD(w->tail);
+		if (bits & H2_SERVER)
+			return 0;
 		if (bits & H2_LOST) {
 			/* Taken up again only at a chunk that starts a HEADERS frame. */
 			if (pl || !RELOAD(w->known) ||

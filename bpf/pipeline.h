@@ -147,6 +147,9 @@ __noinline int judge_chunk(void)
 			w->tail = st->tail;
 		}
 	}
+	if (kind == H2_OPEN && (st->tail & H2_SERVER) && RELOAD(w->hint.sk) &&
+	    st_ino == RELOAD(w->hint.ino))
+		return 0; /* a server's HTTP/2 frames: nothing to copy */
 	if (!kind && !kafka)
 		st = 0; /* nothing to keep or close */
 
@@ -244,6 +247,8 @@ __noinline int judge_chunk(void)
 			hold_back(w, word, wn, kafka);
 			return 0;
 		}
+		if (v == V_START && proto == PROTO_HTTP2 && h2_preface(word, wn))
+			h2_mark_server(w);
 		if (v == V_START && quiet_end(w, dir, w->key.tgid)) {
 			if (kind)
 				close_stream(w, kafka);

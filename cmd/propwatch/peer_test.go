@@ -61,6 +61,10 @@ func runPeer(role string, args []string) error {
 		io.Copy(io.Discard, os.Stdin)
 		return err
 	}
+	if ok, err := runH2Peer(role); ok {
+		io.Copy(io.Discard, os.Stdin)
+		return err
+	}
 	if ok, err := runChainPeer(role); ok {
 		io.Copy(io.Discard, os.Stdin)
 		return err

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+
+	"golang.org/x/net/http2"
+)
+
+// The HTTP/2 client's mix (h2c with prior knowledge, one connection), and
+// what propwatch must count for it.
+const (
+	h2Valid      = 6
+	h2Missing    = 4
+	h2Invalid    = 3
+	h2PII        = 2
+	h2Oversized  = 1  // 9000 bytes of baggage: one HEADERS frame
+	h2Split      = 1  // a 40 KB header after the traceparent (30 KB Huffman-coded): CONTINUATION frames, past the capture
+	h2Concurrent = 20 // at once, on the same connection
+	h2Requests   = h2Valid + h2Missing + h2Invalid + h2PII + h2Oversized + h2Split + h2Concurrent
+)
+
+func runH2Peer(role string) (bool, error) {
+	switch role {
+	case "h2-server":
+		return true, peerH2Server()
+	case "h2-client":
+		return true, peerH2Client(os.Getenv("PEER_ADDR"))
+	}
+	return false, nil
+}
+
+// peerH2Server serves h2c with prior knowledge (x/net's http2.Server on
+// each accepted connection). It prints its address first.
+func peerH2Server() error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http2.Server{}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Write([]byte("ok"))
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go srv.ServeConn(c, &http2.ServeConnOpts{Handler: h})
+		}
+	}()
+	fmt.Println(ln.Addr().String())
+	io.Copy(io.Discard, os.Stdin)
+	return ln.Close()
+}
+
+func h2Transport() *http2.Transport {
+	return &http2.Transport{AllowHTTP: true,
+		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		}}
+}
+
+// peerH2Client sends the mix on one connection and prints "done".
+func peerH2Client(addr string) error {
+	cl := &http.Client{Transport: h2Transport()}
+	send := func(headers ...string) error {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/h2", strings.NewReader("body"))
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		resp, err := cl.Do(req)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		return resp.Body.Close()
+	}
+	tp := func(s string) string { return strings.TrimSpace(strings.TrimPrefix(s, "traceparent:")) }
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for i := range h2Valid {
+		add(send("traceparent", fmt.Sprintf("00-%032x-%016x-01", i+1, i+1)))
+	}
+	for range h2Missing {
+		add(send())
+	}
+	for range h2Invalid {
+		add(send("traceparent", tp(invalidTP)))
+	}
+	for range h2PII {
+		add(send("traceparent", tp(validTP), "baggage", "user="+plantedEmail+",card="+plantedCard))
+	}
+	add(send("traceparent", tp(validTP), "baggage", "big="+strings.Repeat("x", 9000)))
+	add(send("traceparent", tp(validTP), "x-pad", strings.Repeat("p", 40000)))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i := range h2Concurrent {
+		wg.Go(func() {
+			err := send("traceparent", fmt.Sprintf("00-%032x-%016x-01", 100+i, 100+i))
+			mu.Lock()
+			add(err)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	fmt.Println("done")
+	return nil
+}
