@@ -13,8 +13,8 @@ import (
 	"github.com/propwatch/propwatch/internal/privtest"
 )
 
-// TestObserveHTTP2: a Go h2c client (x/net's http2.Transport, prior
-// knowledge) sends a mix to a Go h2c server over loopback on one
+// TestObserveHTTP2: a Go h2c client (net/http with unencrypted HTTP/2,
+// prior knowledge) sends a mix to a Go h2c server over loopback on one
 // connection seen from its preface; `propwatch run` counts the pair
 // exactly (protocol http2), and no planted value comes out.
 func TestObserveHTTP2(t *testing.T) {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -10,8 +8,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-
-	"golang.org/x/net/http2"
 )
 
 // The HTTP/2 client's mix (h2c with prior knowledge, one connection), and
@@ -37,43 +33,35 @@ func runH2Peer(role string) (bool, error) {
 	return false, nil
 }
 
-// peerH2Server serves h2c with prior knowledge (x/net's http2.Server on
-// each accepted connection). It prints its address first.
+// h2c is HTTP/2 without TLS, with prior knowledge: net/http's (x/net's
+// http2, bundled), which golang.org/x/net/http2's Server and Transport now
+// defer to.
+func h2c() *http.Protocols {
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	return &p
+}
+
+// peerH2Server serves h2c with prior knowledge. It prints its address
+// first.
 func peerH2Server() error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	srv := &http2.Server{}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := &http.Server{Protocols: h2c(), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Write([]byte("ok"))
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go srv.ServeConn(c, &http2.ServeConnOpts{Handler: h})
-		}
-	}()
+	})}
+	go srv.Serve(ln)
 	fmt.Println(ln.Addr().String())
 	io.Copy(io.Discard, os.Stdin)
-	return ln.Close()
-}
-
-func h2Transport() *http2.Transport {
-	return &http2.Transport{AllowHTTP: true,
-		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		}}
+	return srv.Close()
 }
 
 // peerH2Client sends the mix on one connection and prints "done".
 func peerH2Client(addr string) error {
-	cl := &http.Client{Transport: h2Transport()}
+	cl := &http.Client{Transport: &http.Transport{Protocols: h2c()}}
 	send := func(headers ...string) error {
 		req, _ := http.NewRequest("POST", "http://"+addr+"/h2", strings.NewReader("body"))
 		for i := 0; i+1 < len(headers); i += 2 {
