@@ -18,9 +18,10 @@
  * preface); otherwise it continues the copied frame the last event of the
  * stream ended in. Past H2_WALK_MAX frames in one chunk, or where a vectored
  * chunk's frame header lies beyond its first segment, the place is lost
- * (H2_LOST): the chunk is copied to its end, and the stream waits for a
- * chunk that starts like a HEADERS frame to take it up again; Go decodes
- * what follows against a table it must relearn.
+ * (H2_LOST): the chunk is copied to its end (or an empty event is sent),
+ * with a len one byte past it, so that Go knows frames may go unseen; the
+ * stream waits for a chunk that starts like a HEADERS frame to take it up
+ * again, and Go decodes what follows against a table it must relearn.
  */
 #ifndef PROPWATCH_HTTP2_WALK_H
 #define PROPWATCH_HTTP2_WALK_H
@@ -135,7 +136,7 @@ __noinline int http2_walk(void)
 {
 	struct scratch *s = scratch();
 	__u64 x, L, pl, start, end, len0, word;
-	__u32 bits = 0, cont = 0;
+	__u32 bits = 0, cont = 0, lost = 0;
 	struct work *w;
 
 	if (!s)
@@ -196,8 +197,20 @@ __noinline int http2_walk(void)
 		w->h2_held = 0;
 		w->h2_pend = 0;
 		x = 0;
-		if (start != H2_NONE)
+		/* Go must hear of it: frames it never sees may follow. The event
+		 * runs to the chunk's end (none at all when nothing was copied)
+		 * and its len says one byte more than it could hold. */
+		if (start == H2_NONE) {
+			start = 0;
+			end = 0;
+			w->pl = 0;
+			w->off = 0;
+			pl = 0;
+			cont = 1;
+		} else {
 			end = L;
+		}
+		lost = 1;
 	} else {
 		bits = x > L && RELOAD(w->h2_copying) ? H2_COPYING : 0;
 		x = x > L ? x - L : 0;
@@ -209,7 +222,7 @@ __noinline int http2_walk(void)
 		return 0;
 
 	/* Copy [start, end) of the held bytes and the chunk. */
-	if (start > 0 || pl == 0) {
+	if ((start > 0 || pl == 0) && end) {
 		__u64 skip = start - pl;
 
 		w->c.base0 = RELOAD(w->c.base0) + skip;
@@ -220,7 +233,7 @@ __noinline int http2_walk(void)
 		end -= start;
 	}
 	w->end = min_u64(RELOAD(w->end), end);
-	w->h2_len = end;
+	w->h2_len = end + lost;
 	w->ev_start = !cont;
 	return 1;
 }

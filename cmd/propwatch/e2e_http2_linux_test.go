@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,7 +27,11 @@ func TestObserveHTTP2(t *testing.T) {
 	server := startPeer(t, "h2-server", svc("h2srv"))
 	addr := server.line(t)
 	reportPath := filepath.Join(t.TempDir(), "report.json")
-	pw := startPropwatch(t, bin, "--quiet", "--report", reportPath)
+	args := []string{"--quiet", "--report", reportPath}
+	if h := os.Getenv("PROPWATCH_E2E_HOOKS"); h != "" {
+		args = append(args, "--hooks", h) // one hook set by hand
+	}
+	pw := startPropwatch(t, bin, args...)
 	if got := startPeer(t, "h2-client", svc("h2cli"), "PEER_ADDR="+addr).line(t); got != "done" {
 		t.Fatalf("client: %q", got)
 	}

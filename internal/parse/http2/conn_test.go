@@ -187,3 +187,21 @@ func TestConnCutAndResync(t *testing.T) {
 		t.Fatalf("%+v", h)
 	}
 }
+
+// A chunk cut exactly at a frame's end still loses the table: the bytes
+// the capture did not copy may have held header blocks.
+func TestConnCutAtFrameEnd(t *testing.T) {
+	cl := newClient(1 << 14)
+	cl.preface()
+	cl.request(0, "traceparent", traceparent(1))
+	mid := cl.buf.Len()
+	cl.request(0, "traceparent", traceparent(2))
+	all := cl.buf.Bytes()
+	c := NewConn(Config{})
+	var h collector
+	c.Feed(all[:mid], true, true, &h)
+	c.Feed(all[mid:], true, false, &h)
+	if len(h.blocks) != 2 || !h.blocks[0].exact || h.blocks[1].exact {
+		t.Fatalf("%+v", h)
+	}
+}

@@ -161,7 +161,8 @@ func (c *Conn) Reset(cfg Config) {
 func (c *Conn) Exact() bool { return c.dec.Exact() }
 
 // Feed reads one chunk. start: p begins at a frame header (or at the
-// preface). cut: the chunk went on past p and the rest was not captured.
+// preface). cut: the stream went on past p with bytes that were not
+// captured (the capture's limit, or its place in the frames lost).
 func (c *Conn) Feed(p []byte, start, cut bool, h Handler) {
 	if start {
 		if c.midFrame() {
@@ -213,9 +214,12 @@ func (c *Conn) Feed(p []byte, start, cut bool, h Handler) {
 		}
 	}
 	if cut {
+		// What the capture lost after p may hold header blocks: the table
+		// is unknown from here, whether or not p ended inside a frame.
 		if c.midFrame() {
 			c.lose(h)
 		}
+		c.dec.Lose()
 		c.synced = false
 	}
 }
