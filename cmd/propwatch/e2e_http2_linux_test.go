@@ -47,7 +47,7 @@ func TestObserveHTTP2(t *testing.T) {
 	if !ok || len(pairs) != 1 {
 		t.Fatalf("want one pair %s -> %s, got %v", svc("h2cli"), svc("h2srv"), pairs)
 	}
-	if p.Requests != h2Requests || p.MissingContext != h2Missing || p.InvalidContext != h2Invalid ||
+	if p.Requests != h2Requests || p.MissingContext != h2Missing+h2Split || p.InvalidContext != h2Invalid ||
 		p.OversizedBaggage != h2Oversized || p.Truncated != h2Split || p.PIIByKind["email"] != h2PII ||
 		len(p.CoverageGaps) != 0 {
 		t.Errorf("pair: %+v", p)
