@@ -23,7 +23,7 @@ const (
 )
 
 // newTestCluster is a Cluster fed by hand, with a /proc of its own.
-func newTestCluster(t *testing.T, maxObjects int) (*Cluster, string) {
+func newTestCluster(t testing.TB, maxObjects int) (*Cluster, string) {
 	t.Helper()
 	root := t.TempDir()
 	c, err := NewForConfig(Config{ProcRoot: root, NodeName: "node-1", MaxObjects: maxObjects}, &rest.Config{Host: "https://127.0.0.1:1"})
