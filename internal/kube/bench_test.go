@@ -5,6 +5,9 @@ import (
 	"net/netip"
 	"runtime"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/cache"
 )
 
 // BenchmarkAddress is the per-request lookup of a peer address.
@@ -45,4 +48,29 @@ func BenchmarkIndexChurn(b *testing.B) {
 	if s := c.Stats(); s.Pods > live {
 		b.Fatalf("%d pods indexed past the cap of %d", s.Pods, live)
 	}
+}
+
+// BenchmarkSlimStore: the heap a store of 2,048 slimmed pods takes, as the
+// pod informer keeps them, reported as heap-bytes-per-pod.
+func BenchmarkSlimStore(b *testing.B) {
+	const pods = 2048
+	var per float64
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		store := cache.NewStore(cache.MetaNamespaceKeyFunc)
+		for i := range pods {
+			p := withEnv(testPod("shop", fmt.Sprint("checkout-7d4b9c-", i), "node-1", fmt.Sprintf("10.0.%d.%d", i/250, i%250+1),
+				map[string]string{LabelName: "checkout", "team": "a"}, controller(kindReplicaSet, "checkout-7d4b9c")), "app",
+				corev1.EnvVar{Name: "OTEL_SERVICE_NAME", Value: "checkout"})
+			s, _ := slim(p)
+			store.Add(s)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		per = float64(after.HeapAlloc-before.HeapAlloc) / pods
+		runtime.KeepAlive(store)
+	}
+	b.ReportMetric(per, "heap-bytes-per-pod")
 }
