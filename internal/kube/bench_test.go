@@ -54,6 +54,7 @@ func BenchmarkIndexChurn(b *testing.B) {
 // pod informer keeps them, reported as heap-bytes-per-pod.
 func BenchmarkSlimStore(b *testing.B) {
 	const pods = 2048
+	c, _ := newTestCluster(b, 0)
 	var per float64
 	for b.Loop() {
 		runtime.GC()
@@ -64,7 +65,7 @@ func BenchmarkSlimStore(b *testing.B) {
 			p := withEnv(testPod("shop", fmt.Sprint("checkout-7d4b9c-", i), "node-1", fmt.Sprintf("10.0.%d.%d", i/250, i%250+1),
 				map[string]string{LabelName: "checkout", "team": "a"}, controller(kindReplicaSet, "checkout-7d4b9c")), "app",
 				corev1.EnvVar{Name: "OTEL_SERVICE_NAME", Value: "checkout"})
-			s, _ := slim(p)
+			s, _ := c.slim(p)
 			store.Add(s)
 		}
 		runtime.GC()

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -171,8 +172,8 @@ var quietKlog sync.Once
 // is logged, counted, and retried in the background.
 func (c *Cluster) Start(ctx context.Context) error {
 	quietKlog.Do(func() { klog.SetLogger(logr.Discard()) })
-	factory := informers.NewSharedInformerFactoryWithOptions(c.core, 0, informers.WithTransform(slim))
-	metaFactory := metadatainformer.NewSharedInformerFactoryWithOptions(c.meta, 0, metadatainformer.WithTransform(slim))
+	factory := informers.NewSharedInformerFactoryWithOptions(c.core, 0, informers.WithTransform(c.slim))
+	metaFactory := metadatainformer.NewSharedInformerFactoryWithOptions(c.meta, 0, metadatainformer.WithTransform(c.slim))
 	type watched struct {
 		inf     cache.SharedIndexInformer
 		handler cache.ResourceEventHandlerFuncs
@@ -263,45 +264,49 @@ func handlers(set, remove func(obj any)) cache.ResourceEventHandlerFuncs {
 	}
 }
 
+// storedPod is what the pod informer stores of a pod: its key and what
+// naming reads, a fraction of the object.
+type storedPod struct {
+	metav1.ObjectMeta // name, namespace and version only
+	info              *podInfo
+}
+
+// storedService is what the Service informer stores of a Service.
+type storedService struct {
+	metav1.ObjectMeta // name, namespace and version only
+	ips               []netip.Addr
+}
+
 // slim strips an object to what naming reads before the informer stores
 // it, which is most of propwatch's memory for a large cluster.
-func slim(obj any) (any, error) {
+func (c *Cluster) slim(obj any) (any, error) {
 	switch o := obj.(type) {
 	case *corev1.Pod:
-		out := &corev1.Pod{ObjectMeta: slimMeta(&o.ObjectMeta)}
-		out.Labels = map[string]string{}
-		for _, k := range []string{LabelName, LabelApp, labelTemplateHash} {
-			if v, ok := o.Labels[k]; ok {
-				out.Labels[k] = v
-			}
-		}
-		out.Spec.NodeName, out.Spec.HostNetwork = o.Spec.NodeName, o.Spec.HostNetwork
-		for _, ct := range o.Spec.Containers {
-			slimC := corev1.Container{Name: ct.Name}
-			for _, e := range ct.Env {
-				if (e.Name == envServiceName || e.Name == envResourceAttributes) && e.ValueFrom == nil {
-					slimC.Env = append(slimC.Env, corev1.EnvVar{Name: e.Name, Value: e.Value})
-				}
-			}
-			out.Spec.Containers = append(out.Spec.Containers, slimC)
-		}
-		out.Status.PodIP, out.Status.PodIPs = o.Status.PodIP, o.Status.PodIPs
-		for _, cs := range o.Status.ContainerStatuses {
-			out.Status.ContainerStatuses = append(out.Status.ContainerStatuses, corev1.ContainerStatus{Name: cs.Name, ContainerID: cs.ContainerID})
-		}
-		for _, cs := range o.Status.InitContainerStatuses {
-			out.Status.InitContainerStatuses = append(out.Status.InitContainerStatuses, corev1.ContainerStatus{Name: cs.Name, ContainerID: cs.ContainerID})
-		}
-		return out, nil
+		return &storedPod{ObjectMeta: keyMeta(&o.ObjectMeta), info: newPodInfo(o, c.cfg.NodeName)}, nil
 	case *corev1.Service:
-		out := &corev1.Service{ObjectMeta: slimMeta(&o.ObjectMeta)}
-		out.Spec.ClusterIP, out.Spec.ClusterIPs = o.Spec.ClusterIP, o.Spec.ClusterIPs
-		return out, nil
+		return &storedService{ObjectMeta: keyMeta(&o.ObjectMeta), ips: clusterIPs(o)}, nil
 	case *metav1.PartialObjectMetadata:
-		out := &metav1.PartialObjectMetadata{TypeMeta: o.TypeMeta, ObjectMeta: slimMeta(&o.ObjectMeta)}
-		return out, nil
+		return &metav1.PartialObjectMetadata{TypeMeta: o.TypeMeta, ObjectMeta: slimMeta(&o.ObjectMeta)}, nil
 	}
 	return obj, nil
+}
+
+// keyMeta keeps of an object's metadata what its store key and the
+// informer read: name, namespace, version.
+func keyMeta(m *metav1.ObjectMeta) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, ResourceVersion: m.ResourceVersion}
+}
+
+// clusterIPs are a Service's cluster IPs (none for a headless one: its
+// clients reach the pods' own addresses).
+func clusterIPs(svc *corev1.Service) []netip.Addr {
+	var ips []netip.Addr
+	for _, s := range append([]string{svc.Spec.ClusterIP}, svc.Spec.ClusterIPs...) {
+		if ip, err := netip.ParseAddr(s); err == nil && !slices.Contains(ips, ip.Unmap()) {
+			ips = append(ips, ip.Unmap())
+		}
+	}
+	return ips
 }
 
 // slimMeta keeps of an object's metadata its name, namespace, uid,

@@ -229,24 +229,42 @@ func TestIndexCap(t *testing.T) {
 	}
 }
 
-// TestSlim: what the informers store of a pod is what naming reads, and
-// it names the pod as the whole object does.
+// TestSlim: what the informers store of a pod is its key and what naming
+// reads, which names it as the whole object does, and nothing of the
+// rest (an unrelated label, a secret in the environment, annotations).
 func TestSlim(t *testing.T) {
+	c, _ := newTestCluster(t, 0)
 	p := withEnv(testPod("shop", "p", "node-1", "10.1.0.5", map[string]string{LabelName: "lbl", "team": "x", labelTemplateHash: "h"},
 		controller(kindReplicaSet, "rs-h")), "app",
 		corev1.EnvVar{Name: "OTEL_SERVICE_NAME", Value: "svc"}, corev1.EnvVar{Name: "DB_PASSWORD", Value: "hunter2"},
 		corev1.EnvVar{Name: "OTEL_RESOURCE_ATTRIBUTES", ValueFrom: &corev1.EnvVarSource{}})
+	p.ResourceVersion = "42"
 	p.Annotations = map[string]string{"big": strings.Repeat("x", 1000)}
-	out, err := slim(p)
+	out, err := c.slim(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := out.(*corev1.Pod)
-	if s.Annotations != nil || s.Labels["team"] != "" || len(s.Spec.Containers[0].Env) != 1 || s.Spec.Containers[0].Env[0].Value != "svc" {
-		t.Errorf("slim pod kept too much: %+v", s)
+	s := out.(*storedPod)
+	if s.Name != "p" || s.Namespace != "shop" || s.ResourceVersion != "42" || s.Annotations != nil || s.Labels != nil {
+		t.Errorf("stored metadata %+v", s.ObjectMeta)
 	}
-	full, slimmed := newPodInfo(p, "node-1"), newPodInfo(s, "node-1")
-	if fmt.Sprintf("%+v", full) != fmt.Sprintf("%+v", slimmed) {
-		t.Errorf("slim pod names differently:\n%+v\n%+v", full, slimmed)
+	if got := fmt.Sprintf("%+v", *s.info); strings.Contains(got, "hunter2") || strings.Contains(got, "team") {
+		t.Errorf("stored pod kept too much: %s", got)
+	}
+	if s.info.serviceOf("app", nil) != "svc" || s.info.serviceOf("sidecar", nil) != "lbl" {
+		t.Errorf("stored pod names %q / %q", s.info.serviceOf("app", nil), s.info.serviceOf("sidecar", nil))
+	}
+	c.setPod(out)
+	if n, ok := c.Address(netip.MustParseAddr("10.1.0.5")); !ok || n.Service != "svc" { // a container's variables name the pod
+		t.Errorf("stored pod indexed as %+v %v", n, ok)
+	}
+	c.deletePod(out)
+	if _, ok := c.Address(netip.MustParseAddr("10.1.0.5")); ok {
+		t.Error("stored pod not deleted")
+	}
+	svc, _ := c.slim(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"},
+		Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.9", ClusterIPs: []string{"10.96.0.9"}}})
+	if ss := svc.(*storedService); len(ss.ips) != 1 || ss.ips[0] != netip.MustParseAddr("10.96.0.9") {
+		t.Errorf("stored service %+v", ss)
 	}
 }

@@ -15,14 +15,27 @@ import (
 // capped by Config.MaxObjects: past it, a new object is not indexed (and
 // counted), and a deleted one frees its room.
 
+// podOf is the naming view and key of a pod as an event carries it:
+// stored (slimmed) or whole.
+func (c *Cluster) podOf(obj any) (*podInfo, string, bool) {
+	var p *podInfo
+	switch o := obj.(type) {
+	case *storedPod:
+		p = o.info
+	case *corev1.Pod:
+		p = newPodInfo(o, c.cfg.NodeName)
+	default:
+		return nil, "", false
+	}
+	return p, p.namespace + "/" + p.name, true
+}
+
 // setPod indexes a pod added or updated.
 func (c *Cluster) setPod(obj any) {
-	pod, ok := obj.(*corev1.Pod)
+	p, key, ok := c.podOf(obj)
 	if !ok {
 		return
 	}
-	p := newPodInfo(pod, c.cfg.NodeName)
-	key := pod.Namespace + "/" + pod.Name
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old, had := c.pods[key]
@@ -49,11 +62,10 @@ func (c *Cluster) setPod(obj any) {
 
 // deletePod forgets a pod.
 func (c *Cluster) deletePod(obj any) {
-	pod, ok := obj.(*corev1.Pod)
+	_, key, ok := c.podOf(obj)
 	if !ok {
 		return
 	}
-	key := pod.Namespace + "/" + pod.Name
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, had := c.pods[key]; had {
@@ -80,21 +92,25 @@ func (c *Cluster) unindexPod(p *podInfo) {
 	}
 }
 
-// setService indexes a Service's cluster IPs (none for a headless one:
-// its clients reach the pods' own addresses).
+// serviceOf is the key and cluster IPs of a Service as an event carries
+// it: stored (slimmed) or whole.
+func serviceOf(obj any) (identity.Name, []netip.Addr, bool) {
+	switch o := obj.(type) {
+	case *storedService:
+		return identity.Name{Service: o.Name, Namespace: o.Namespace}, o.ips, true
+	case *corev1.Service:
+		return identity.Name{Service: o.Name, Namespace: o.Namespace}, clusterIPs(o), true
+	}
+	return identity.Name{}, nil, false
+}
+
+// setService indexes a Service's cluster IPs.
 func (c *Cluster) setService(obj any) {
-	svc, ok := obj.(*corev1.Service)
+	name, ips, ok := serviceOf(obj)
 	if !ok {
 		return
 	}
-	key := svc.Namespace + "/" + svc.Name
-	var ips []netip.Addr
-	for _, s := range append([]string{svc.Spec.ClusterIP}, svc.Spec.ClusterIPs...) {
-		if ip, err := netip.ParseAddr(s); err == nil {
-			ips = append(ips, ip.Unmap())
-		}
-	}
-	name := identity.Name{Service: svc.Name, Namespace: svc.Namespace}
+	key := name.Namespace + "/" + name.Service
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old, had := c.services[key]
@@ -113,11 +129,11 @@ func (c *Cluster) setService(obj any) {
 
 // deleteService forgets a Service.
 func (c *Cluster) deleteService(obj any) {
-	svc, ok := obj.(*corev1.Service)
+	name, _, ok := serviceOf(obj)
 	if !ok {
 		return
 	}
-	key := svc.Namespace + "/" + svc.Name
+	key := name.Namespace + "/" + name.Service
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, ip := range c.services[key] {
