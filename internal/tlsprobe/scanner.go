@@ -71,6 +71,9 @@ type Stats struct {
 	// Procs is the processes scanned; ProcsGone those that exited before
 	// their maps could be read.
 	Procs, ProcsGone uint64
+	// ProcsUnreadable is the processes whose maps could not be read for
+	// another reason (permission): ScanAll skips them and goes on.
+	ProcsUnreadable uint64
 	// MapsLines is the maps lines read; MapsLinesBad those that did not
 	// parse or were too long, and were skipped.
 	MapsLines, MapsLinesBad uint64
@@ -145,7 +148,9 @@ func (s *Scanner) ScanPID(pid int) ([]*Target, error) {
 }
 
 // ScanAll scans every process under ProcRoot and returns each TLS target
-// once. Processes that exit during the scan are skipped.
+// once. Processes that exit during the scan, or whose maps cannot be read
+// (counted in Stats.ProcsUnreadable), are skipped: one process does not
+// hide the others'.
 func (s *Scanner) ScanAll() ([]*Target, error) {
 	ents, err := os.ReadDir(s.root)
 	if err != nil {
@@ -162,7 +167,8 @@ func (s *Scanner) ScanAll() ([]*Target, error) {
 		}
 		ts, err := s.scanPID(pid, nil)
 		if err != nil && !errors.Is(err, ErrProcessGone) {
-			return out, err
+			s.stats.ProcsUnreadable++
+			continue
 		}
 		for _, t := range ts {
 			if !have[t.ID] {

@@ -277,3 +277,27 @@ func BenchmarkScanSelf(b *testing.B) {
 		}
 	}
 }
+
+// TestScanAllGoesOn: a process whose maps cannot be read (here a
+// directory where the file should be) is counted and skipped; the
+// processes after it are still scanned.
+func TestScanAllGoesOn(t *testing.T) {
+	const libPath = "/usr/lib/libssl.so.3"
+	proc, fs := t.TempDir(), t.TempDir()
+	if err := os.MkdirAll(filepath.Join(proc, "1", "maps"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, systemLibSSL(t), filepath.Join(fs, libPath))
+	fakeProc(t, proc, 2, fs, "", libsslLines(libPath)...)
+	s := NewScanner(Config{ProcRoot: proc})
+	targets, err := s.ScanAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(targets) != 1 || targets[0].Kind != KindOpenSSLLib {
+		t.Errorf("targets %+v, want the libssl of pid 2", targets)
+	}
+	if st := s.Stats(); st.ProcsUnreadable != 1 {
+		t.Errorf("stats %+v, want 1 unreadable process", st)
+	}
+}
