@@ -69,6 +69,12 @@ func runPeer(role string, args []string) error {
 		io.Copy(io.Discard, os.Stdin)
 		return err
 	}
+	if ok, err := runGRPCPeer(role); ok {
+		if role != "grpc-early" { // it reads stdin to its end itself
+			io.Copy(io.Discard, os.Stdin)
+		}
+		return err
+	}
 	if ok, err := runKubePeer(role); ok {
 		return err // it reads stdin to its end itself
 	}
