@@ -68,10 +68,18 @@ bench-overhead:
 	GO=$(GO) bash bench/overhead.sh
 
 # bench/overhead.sh BENCH_ROUNDS times (default 5) and the median ratio: the
-# way to compare two builds on a noisy machine.
-.PHONY: bench-rounds
+# way to compare two builds on a noisy machine. The -h2 targets measure
+# cleartext HTTP/2 instead: nginx with `listen ... http2` driven by h2load
+# (nghttp2-client) with the same trace headers (BENCH_PROTO=h2).
+.PHONY: bench-rounds bench-overhead-h2 bench-rounds-h2
 bench-rounds:
 	GO=$(GO) bash bench/rounds.sh
+
+bench-overhead-h2:
+	BENCH_PROTO=h2 GO=$(GO) bash bench/overhead.sh
+
+bench-rounds-h2:
+	BENCH_PROTO=h2 GO=$(GO) bash bench/rounds.sh
 
 # Run every fuzz target for FUZZTIME each, one after another. New crashers
 # land in the package's testdata/fuzz and become regression seeds.

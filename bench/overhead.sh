@@ -31,6 +31,12 @@
 # loader's tests), which tax every syscall; A2/A1 shows drift that neither
 # explains (a noisy host). Compare runs of the same build and repeat them.
 #
+# BENCH_PROTO=h2 measures cleartext HTTP/2 instead (h2c with prior
+# knowledge): nginx listens with `http2`, and h2load (Debian's
+# nghttp2-client) drives it with BENCH_H2_STREAMS concurrent streams on
+# each connection and the same headers (from bench/wrk-request.lua). h2load
+# prints no percentiles: the latency fields are its mean and max.
+#
 # PASS/FAIL is printed against the targets (ratio >= 0.90, counted >= 99%),
 # but the exit status is 0 whenever the benchmark itself ran: the numbers
 # are for people, not a gate.
@@ -41,6 +47,8 @@
 # cleaned up on any exit.
 #
 # Environment:
+#   BENCH_PROTO=http1        http1 (wrk) or h2 (h2load, h2c)
+#   BENCH_H2_STREAMS=10      h2load -m: concurrent streams per connection
 #   BENCH_SECONDS=10         length of each measured wrk run
 #   BENCH_CONNECTIONS=50     wrk -c
 #   BENCH_THREADS=2          wrk -t
@@ -85,9 +93,12 @@ WORKERS=${BENCH_NGINX_WORKERS:-auto}
 ATTACH_TIMEOUT=${BENCH_ATTACH_TIMEOUT:-60}
 BPF_STATS=${BENCH_BPF_STATS:-0}
 KEEP_TMP=${BENCH_KEEP_TMP:-0}
+PROTO=${BENCH_PROTO:-http1}
+STREAMS=${BENCH_H2_STREAMS:-10}
+[[ $PROTO == http1 || $PROTO == h2 ]] || die "BENCH_PROTO must be http1 or h2, not '$PROTO'"
 GO=${GO:-go}
 read -r -a PW_EXTRA <<<"${PROPWATCH_ARGS:-}"
-for v in SECS CONNS THREADS WARMUP ATTACH_TIMEOUT; do
+for v in SECS CONNS THREADS WARMUP ATTACH_TIMEOUT STREAMS; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, not '${!v}'"
 done
 [[ $WORKERS == auto || $WORKERS =~ ^[1-9][0-9]*$ ]] || die "BENCH_NGINX_WORKERS must be auto or a positive integer"
@@ -98,7 +109,13 @@ readonly TARGET_RATIO=0.90 TARGET_COUNTED=0.99
 # OTEL_SERVICE_NAME), so its pair is told apart from any other wrk on the
 # host. nginx rewrites its environment area with its process title, so it
 # is named by its comm, "nginx".
-readonly WRK_SERVICE=propwatch-bench-wrk NGINX_SERVICE=nginx
+# h2load likewise, as propwatch-bench-h2load; CLIENT is the driver's comm.
+if [[ $PROTO == h2 ]]; then
+	readonly WRK_SERVICE=propwatch-bench-h2load CLIENT=h2load LISTEN_OPTS=" http2"
+else
+	readonly WRK_SERVICE=propwatch-bench-wrk CLIENT=wrk LISTEN_OPTS=""
+fi
+readonly NGINX_SERVICE=nginx
 # The Host of bench/wrk-request.lua, not resolvable (RFC 2606): a request
 # whose server propwatch could not name shows under it.
 readonly BENCH_HOST=propwatch-bench.invalid
@@ -187,7 +204,11 @@ apt_install() {
 
 missing=()
 command -v nginx >/dev/null || missing+=(nginx-light)
-command -v wrk >/dev/null || missing+=(wrk)
+if [[ $PROTO == h2 ]]; then
+	command -v h2load >/dev/null || missing+=(nghttp2-client)
+else
+	command -v wrk >/dev/null || missing+=(wrk)
+fi
 command -v jq >/dev/null || missing+=(jq)
 command -v curl >/dev/null || missing+=(curl)
 if [[ $BPF_STATS == 1 ]] && ! command -v bpftool >/dev/null; then missing+=(bpftool); fi
@@ -244,7 +265,7 @@ http {
     keepalive_timeout 75s;
     keepalive_requests 100000000;
     server {
-        listen 127.0.0.1:$1 default_server reuseport;
+        listen 127.0.0.1:$1 default_server reuseport$LISTEN_OPTS;
         server_name _;
         location / {
             default_type text/plain;
@@ -271,7 +292,7 @@ start_nginx() {
 		nginx -c "$tmp/nginx.conf" -p "$tmp" -e "$tmp/nginx-error.log" </dev/null >"$tmp/nginx.out" 2>&1 &
 		nginx_pid=$!
 		for ((i = 0; i < 50; i++)); do
-			if [[ $(curl -fsS --max-time 1 "http://127.0.0.1:$port/" 2>/dev/null) == ok ]]; then
+			if [[ $(curl -fsS --max-time 1 $([[ $PROTO == h2 ]] && echo --http2-prior-knowledge) "http://127.0.0.1:$port/" 2>/dev/null) == ok ]]; then
 				PORT=$port
 				return 0
 			fi
@@ -294,6 +315,14 @@ log "nginx on 127.0.0.1:$PORT ($WORKERS workers)"
 # The request (bench/wrk-request.lua, shared with bench/interleave.py).
 cp "$root/bench/wrk-request.lua" "$tmp/headers.lua"
 grep -q "\"$BENCH_HOST\"" "$tmp/headers.lua" || die "bench/wrk-request.lua does not send Host: $BENCH_HOST"
+# h2load gets the same request as -H options (Host as :authority) and path.
+H2_ARGS=()
+while IFS=$'\t' read -r k v; do
+	[[ $k == Host ]] && k=:authority
+	H2_ARGS+=(-H "$k: $v")
+done < <(sed -n 's/^wrk\.headers\["\([^"]*\)"\] = "\(.*\)"$/\1\t\2/p' "$tmp/headers.lua")
+H2_PATH=$(sed -n 's/^wrk\.path = "\(.*\)"$/\1/p' "$tmp/headers.lua")
+[[ $PROTO == http1 || (${#H2_ARGS[@]} -ge 8 && -n $H2_PATH) ]] || die "cannot read bench/wrk-request.lua's headers for h2load"
 
 # to_us VALUE: a wrk duration (812.00us, 1.20ms, 2.00s, 1.00m) in µs.
 to_us() {
@@ -314,6 +343,10 @@ run_wrk() {
 	# In the background and waited for, so that a signal to this script is
 	# acted on at once (cleanup stops wrk); --foreground keeps wrk in this
 	# process group.
+	if [[ $PROTO == h2 ]]; then
+		run_h2load "$name" "$secs" "$out"
+		return
+	fi
 	timeout --foreground -k 5 $((secs + 30)) \
 		env -u OTEL_RESOURCE_ATTRIBUTES OTEL_SERVICE_NAME="$WRK_SERVICE" \
 		wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --latency -s "$tmp/headers.lua" \
@@ -361,6 +394,61 @@ run_wrk() {
 		--argjson fs "$fshare" \
 		'{requests: $r, requests_per_sec: $rps, socket_errors: $e, non_2xx: $n,
 		  latency_p50_us: $p50, latency_p99_us: $p99,
+		  other_processes_cpu_share: $fs, other_captures_loaded: $f}')
+	log "$(printf '%-7s %10.0f req/s  (%d requests)' "$name" "$RPS" "$REQS")"
+}
+
+# run_h2load NAME SECONDS OUT: run_wrk for BENCH_PROTO=h2. h2load speaks
+# h2c with prior knowledge to an http:// URI; -D runs for SECONDS. It sets
+# what run_wrk sets, from h2load's summary lines:
+#   finished in 10.00s, 123456.70 req/s, 4.71MB/s
+#   requests: 1234567 total, 1234617 started, 1234567 done, 1234567 succeeded, 0 failed, 0 errored, 0 timeout
+#   time for request:   153us  41.73ms   3.93ms   2.01ms  87.39%
+run_h2load() {
+	local name=$1 secs=$2 out=$3 foreign ft0 ft1 fshare rc=0
+	foreign=$(foreign_captures)
+	ft0=$(foreign_ticks)
+	timeout --foreground -k 5 $((secs + 30)) \
+		env -u OTEL_RESOURCE_ATTRIBUTES OTEL_SERVICE_NAME="$WRK_SERVICE" \
+		h2load -t"$THREADS" -c"$CONNS" -m"$STREAMS" -D"$secs" "${H2_ARGS[@]}" \
+		"http://127.0.0.1:$PORT$H2_PATH" >"$out" 2>&1 &
+	wrk_pid=$!
+	wait "$wrk_pid" || rc=$?
+	wrk_pid=""
+	((rc == 0)) || die "h2load ($name) failed: $(tail -5 "$out")"
+	ft1=$(foreign_ticks)
+	case $(state "$nginx_pid") in Z | X) die "nginx exited during $name: $(tail -3 "$tmp/nginx-error.log")" ;; esac
+	REQS=$(awk '/^requests: /{print $6; exit}' "$out")
+	RPS=$(awk '/^finished in /{print $4; exit}' "$out")
+	[[ $REQS =~ ^[0-9]+$ && -n $RPS ]] || die "cannot read h2load's output ($name): $(cat "$out")"
+	local errors non2xx mean max
+	errors=$(awk '/^requests: /{print $12 + $14 + $16; exit}' "$out")
+	non2xx=$(awk '/^status codes: /{print $5 + $7 + $9; exit}' "$out")
+	mean=$(to_us "$(awk '/^time for request:/{print $6; exit}' "$out")")
+	max=$(to_us "$(awk '/^time for request:/{print $5; exit}' "$out")")
+	errors=${errors:-0} non2xx=${non2xx:-0}
+	if ((errors + non2xx > 0)); then
+		log "warning: $name: $errors failed or errored requests, $non2xx non-2xx responses"
+	fi
+	local after
+	after=$(foreign_captures)
+	foreign=$((after > foreign ? after : foreign))
+	if ((foreign > 0)) && [[ $name != warm-up ]]; then
+		log "warning: $name: $foreign eBPF programs of another propwatch capture were loaded: this phase is skewed"
+		NOISY+=("$name: another capture loaded")
+	fi
+	fshare=$(awk -v t=$((ft1 - ft0)) -v s="$secs" -v n="$(nproc)" -v hz="$CLK_TCK" \
+		'BEGIN {printf "%.3f", t / (s * n * hz)}')
+	if [[ $name != warm-up ]] && awk -v f="$fshare" 'BEGIN {exit !(f > 0.05)}'; then
+		log "warning: $name: other processes took $(awk -v f="$fshare" 'BEGIN {printf "%.0f", f * 100}')% of the CPU: this phase is skewed"
+		NOISY+=("$name: other processes took $(awk -v f="$fshare" 'BEGIN {printf "%.0f", f * 100}')% of the CPU")
+	fi
+	# No percentiles from h2load: its mean and max stand in p50's and p99's fields.
+	PHASE_JSON=$(jq -n --argjson r "$REQS" --argjson rps "$RPS" --argjson e "$errors" \
+		--argjson n "$non2xx" --argjson p50 "$mean" --argjson p99 "$max" --argjson f "$foreign" \
+		--argjson fs "$fshare" \
+		'{requests: $r, requests_per_sec: $rps, socket_errors: $e, non_2xx: $n,
+		  latency_p50_us: $p50, latency_p99_us: $p99, latency_is_mean_max: true,
 		  other_processes_cpu_share: $fs, other_captures_loaded: $f}')
 	log "$(printf '%-7s %10.0f req/s  (%d requests)' "$name" "$RPS" "$REQS")"
 }
@@ -533,7 +621,9 @@ if awk -v b="$BUSY" 'BEGIN {exit !(b > 0.15)}'; then
 	log "warning: $(awk -v b="$BUSY" 'BEGIN {print b * 100}')% of the CPU was in use before the run: expect noisy numbers"
 	NOISY+=("busy before the run")
 fi
-log "A-B-A: ${SECS}s per phase, wrk -t$THREADS -c$CONNS, warm-up ${WARMUP}s"
+DRIVER="wrk -t$THREADS -c$CONNS"
+[[ $PROTO == h2 ]] && DRIVER="h2load -t$THREADS -c$CONNS -m$STREAMS (h2c)"
+log "A-B-A: ${SECS}s per phase, $DRIVER, warm-up ${WARMUP}s"
 run_wrk warm-up "$WARMUP"
 run_wrk A1 "$SECS"
 A1_RPS=$RPS A1_JSON=$PHASE_JSON
@@ -553,13 +643,13 @@ report="$tmp/report.json"
 # environment could not be read. propwatch starts after the warm-up and A1
 # and stops before A2, on connections wrk opens in B, so nothing of the
 # other phases is in the report.
-COUNTED=$(jq --arg w "$WRK_SERVICE" --arg n "$NGINX_SERVICE" \
-	'[.pairs[] | select((.source == $w or .source == "wrk") and .destination == $n) | .requests] | add // 0' "$report")
+COUNTED=$(jq --arg w "$WRK_SERVICE" --arg c "$CLIENT" --arg n "$NGINX_SERVICE" \
+	'[.pairs[] | select((.source == $w or .source == $c) and .destination == $n) | .requests] | add // 0' "$report")
 # Benchmark requests on another pair: one end was not named (it shows as an
 # address or as $BENCH_HOST). They are not in COUNTED.
-OTHER_PAIRS=$(jq -c --arg w "$WRK_SERVICE" --arg n "$NGINX_SERVICE" --arg h "$BENCH_HOST" '
-	[.pairs[] | select(((.source == $w or .source == "wrk") and .destination != $n)
-	                   or (.destination == $n and .source != $w and .source != "wrk")
+OTHER_PAIRS=$(jq -c --arg w "$WRK_SERVICE" --arg c "$CLIENT" --arg n "$NGINX_SERVICE" --arg h "$BENCH_HOST" '
+	[.pairs[] | select(((.source == $w or .source == $c) and .destination != $n)
+	                   or (.destination == $n and .source != $w and .source != $c)
 	                   or .destination == $h)
 	          | {source, destination, requests}]' "$report")
 LOST=$(jq '.lost_events' "$report")
@@ -582,8 +672,8 @@ COUNTED_OK=$(awk -v r="$SHARE" -v t="$TARGET_COUNTED" 'BEGIN {print (r >= t) ? "
 verdict() { [[ $1 == true ]] && echo PASS || echo FAIL; }
 
 summary=$(
-	printf 'propwatch overhead (%s, build %s, %s, %s CPUs, nginx %s workers, wrk -t%s -c%s, %ss per phase)\n' \
-		"$commit" "$build_digest" "$(uname -r)" "$(nproc)" "$WORKERS" "$THREADS" "$CONNS" "$SECS"
+	printf 'propwatch overhead (%s, build %s, %s, %s CPUs, nginx %s workers, %s, %ss per phase)\n' \
+		"$commit" "$build_digest" "$(uname -r)" "$(nproc)" "$WORKERS" "$DRIVER" "$SECS"
 	printf '  A1 without propwatch   %10.0f req/s\n' "$A1_RPS"
 	printf '  B  with propwatch      %10.0f req/s\n' "$B_RPS"
 	printf '  A2 without propwatch   %10.0f req/s   (A2/A1 %s: drift of the machine)\n' "$A2_RPS" "$DRIFT"
@@ -613,7 +703,7 @@ jq -n \
 	--argjson cpus "$(nproc)" --arg workers "$WORKERS" --argjson busy "$BUSY" \
 	--argjson noisy "$(printf '%s\n' "${NOISY[@]}" | jq -R -s -c 'split("\n") | map(select(length > 0))')" \
 	--argjson secs "$SECS" --argjson conns "$CONNS" --argjson threads "$THREADS" \
-	--argjson warmup "$WARMUP" --argjson bpf_stats "$([[ $BPF_STATS == 1 ]] && echo true || echo false)" \
+	--argjson warmup "$WARMUP" --arg proto "$PROTO" --argjson streams "$STREAMS" --argjson bpf_stats "$([[ $BPF_STATS == 1 ]] && echo true || echo false)" \
 	--argjson a1 "$A1_JSON" --argjson b "$B_JSON" --argjson a2 "$A2_JSON" \
 	--argjson ratio "$RATIO" --argjson drift "$DRIFT" \
 	--argjson cpu "$PW_CPU" --argjson cpu10k "$CPU10K" --argjson drain "$PW_DRAIN_CPU" \
@@ -624,7 +714,7 @@ jq -n \
 	--argjson ratio_ok "$RATIO_OK" --argjson counted_ok "$COUNTED_OK" \
 	'{schema: "propwatch.bench.overhead/v1", started: $started, commit: $commit, build_sha256: $build,
 	  machine: {kernel: $kernel, cpus: $cpus, busy_before_run: $busy, noisy: $noisy},
-	  config: {seconds: $secs, connections: $conns, threads: $threads, warmup_seconds: $warmup,
+	  config: {protocol: $proto, h2_streams: $streams, seconds: $secs, connections: $conns, threads: $threads, warmup_seconds: $warmup,
 	           nginx_workers: $workers, bpf_stats: $bpf_stats},
 	  phases: {a1: $a1, b: $b, a2: $a2},
 	  ratio: $ratio, drift_a2_over_a1: $drift,

@@ -5,7 +5,8 @@
 # builds by the median of several rounds, run back to back.
 #
 # Environment: BENCH_ROUNDS, and everything bench/overhead.sh takes
-# (PROPWATCH_BIN to measure a given binary, BENCH_SECONDS, ...). Each round
+# (PROPWATCH_BIN to measure a given binary, BENCH_PROTO=h2 for HTTP/2 with
+# h2load, BENCH_SECONDS, ...). Each round
 # writes its JSON to bench/out/ as overhead.sh does; this prints one line
 # per round and the summary, and writes nothing else.
 set -euo pipefail
