@@ -33,6 +33,13 @@ const GapHPACKStateUnknown reason.Code = "http2.hpack_state_unknown"
 // learnt anew.
 const FailH2Evicted = "http2.conn_evicted"
 
+// FailH2NotRequest: a header block on a direction not yet known to carry
+// requests (the connection's start was missed) that showed no request
+// pseudo-header it could read. It may be a server's trailers, whose fields
+// all refer to entries of the unknown table: never a request of a pair,
+// nor a gap of one.
+const FailH2NotRequest = "http2.not_request"
+
 // defaultMaxH2Conns caps the HTTP/2 connections whose decoder is kept.
 const defaultMaxH2Conns = 4096
 
@@ -69,6 +76,9 @@ type h2Conn struct {
 	// takes a HEADERS frame on a stream it knows nothing of for a client's
 	// (the preface was missed), and a server's frames look the same.
 	responses bool
+	// requests: a block of the direction showed a :method, so it is a
+	// client's. A connection seen from its preface is one from the start.
+	requests bool
 }
 
 // h2State is the Observer's HTTP/2 connections, least recently used first
@@ -107,7 +117,7 @@ func (o *Observer) http2Event(ev *loader.Event, now time.Time) {
 			c = o.h2.free[n-1]
 			o.h2.free = o.h2.free[:n-1]
 			c.conn.Reset(http2.Config{MaxBlock: o.cfg.MaxHead})
-			c.grpc, c.responses = false, false
+			c.grpc, c.responses, c.requests = false, false, false
 		} else {
 			c = &h2Conn{conn: http2.NewConn(http2.Config{MaxBlock: o.cfg.MaxHead})}
 		}
@@ -131,11 +141,24 @@ func (h *h2Handler) Block(b *http2.Block) {
 	o := (*Observer)(h)
 	ev, c := o.h2.ev, o.h2.c
 	for i := range b.Fields {
-		if bytes.Equal(b.Fields[i].Name, []byte(":status")) {
+		switch name := b.Fields[i].Name; {
+		case bytes.Equal(name, []byte(":status")):
 			c.responses = true
+		case bytes.Equal(name, []byte(":method")):
+			c.requests = true
 		}
 	}
-	if c.responses || !o.firstEnd(ev, b.Raw, o.h2.now) {
+	if c.responses {
+		return
+	}
+	if !c.requests {
+		// Joined mid-way and nothing readable says this is a request:
+		// GET and POST are static-table entries, readable in any state,
+		// so this is most likely a server's trailers.
+		o.cfg.Aggregator.ParseFailure(FailH2NotRequest)
+		return
+	}
+	if !o.firstEnd(ev, b.Raw, o.h2.now) {
 		return
 	}
 	v := o.analyzer.Fields(b.Fields)
