@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+
 	"github.com/propwatch/propwatch/internal/identity"
 	"github.com/propwatch/propwatch/internal/loader"
 	"github.com/propwatch/propwatch/internal/parse/http1"
@@ -234,13 +236,34 @@ type kafkaState struct {
 	lastTopic string
 	lastPair  report.PairKey
 
+	// streams remembers, per stream, whether it was ever read as Kafka
+	// (true) or only refused (false): the kernel offers what begins like
+	// a Kafka frame, and an HTTP/2 connection joined mid-way sends control
+	// frames that do, again and again. A stream refused and never read
+	// is not offered to the decoder again. Least recently used out past
+	// maxKafkaStreams.
+	streams *simplelru.LRU[streamKey, bool]
+
 	visit      func(*kafka.Record)
 	topicNames map[string]string
 	idNames    map[[16]byte]string
 }
 
+// maxKafkaStreams caps the streams whose Kafka verdict is remembered.
+const maxKafkaStreams = 4096
+
+// notKafka counts a chunk the kernel shipped as Kafka that is not, and
+// remembers its stream as not Kafka unless it was read as Kafka before.
+func (o *Observer) notKafka(key streamKey) {
+	o.cfg.Aggregator.ParseFailure(FailNotKafka)
+	if _, seen := o.kafka.streams.Get(key); !seen {
+		o.kafka.streams.Add(key, false)
+	}
+}
+
 func (o *Observer) initKafka() {
 	k := &o.kafka
+	k.streams, _ = simplelru.NewLRU[streamKey, bool](maxKafkaStreams, nil) // errors only on size <= 0
 	k.maxFrame = o.cfg.KafkaMaxFrame
 	if k.maxFrame <= 0 {
 		k.maxFrame = loader.DefaultKafkaCaptureBytes
@@ -317,23 +340,32 @@ func (o *Observer) kafkaEvent(ev *loader.Event, now time.Time) {
 // all of it (or all the capture will ship), else starts reassembling it.
 func (o *Observer) kafkaStart(ev *loader.Event, key streamKey, now time.Time) {
 	k := &o.kafka
+	if isKafka, seen := k.streams.Get(key); seen && !isKafka {
+		return // refused before and never read as Kafka since
+	}
 	// What is not a frame propwatch decodes is refused before a byte of
 	// it is buffered.
 	switch ev.KafkaAPIKey {
 	case apiRequest:
 		h, st := kafka.SniffRequest(ev.Data)
 		if st == kafka.NotKafka {
-			o.cfg.Aggregator.ParseFailure(FailNotKafka)
+			o.notKafka(key)
 			return
 		}
 		if st == kafka.Request && h.APIKey != kafka.APIProduce {
+			// Kafka, if not what propwatch decodes (HTTP/2 frames that
+			// pass for a request always read as Produce).
+			k.streams.Add(key, true)
 			o.cfg.Aggregator.ParseFailure(FailKafkaAPI)
 			return
 		}
 	case kafka.APIFetch, kafka.APIMetadata:
-		if _, st := kafka.ParseResponseHeader(ev.Data, ev.KafkaAPIKey, ev.KafkaAPIVersion); st == kafka.NotKafka {
-			o.cfg.Aggregator.ParseFailure(FailNotKafka)
+		switch _, st := kafka.ParseResponseHeader(ev.Data, ev.KafkaAPIKey, ev.KafkaAPIVersion); st {
+		case kafka.NotKafka:
+			o.notKafka(key)
 			return
+		case kafka.Response:
+			k.streams.Add(key, true)
 		}
 	default:
 		o.cfg.Aggregator.ParseFailure(FailKafkaAPI)
@@ -353,11 +385,11 @@ func (o *Observer) kafkaStart(ev *loader.Event, key streamKey, now time.Time) {
 	}
 	if want > 0 && len(ev.Data) >= want {
 		// The usual case for small frames: nothing to copy.
-		o.kafkaJudge(&c, ev.Data[:want], causeNone, false, now)
+		o.kafkaJudge(key, &c, ev.Data[:want], causeNone, false, now)
 		return
 	}
 	if cut {
-		o.kafkaJudge(&c, ev.Data, causeCut, false, now)
+		o.kafkaJudge(key, &c, ev.Data, causeCut, false, now)
 		return
 	}
 	// A frame whose size is not known yet reserves the most a frame may
@@ -370,7 +402,7 @@ func (o *Observer) kafkaStart(ev *loader.Event, key streamKey, now time.Time) {
 	reserve = max(reserve, cap(buf))
 	if k.frames.Len() >= k.maxFrames || k.reserved+reserve > k.memory {
 		o.kafkaPutBuffer(buf)
-		o.kafkaJudge(&c, ev.Data, causeBudget, false, now)
+		o.kafkaJudge(key, &c, ev.Data, causeBudget, false, now)
 		return
 	}
 	f := o.kafkaNewFrame()
@@ -428,7 +460,7 @@ func (o *Observer) kafkaFinish(f *kframe, now time.Time) {
 	if f.cut {
 		cause = causeCut
 	}
-	o.kafkaJudge(&f.conn, f.buf, cause, f.checked, now)
+	o.kafkaJudge(f.key, &f.conn, f.buf, cause, f.checked, now)
 	o.kafkaRelease(f)
 }
 
@@ -528,7 +560,7 @@ func (o *Observer) kafkaFirst(c *kafkaConn, data []byte, now time.Time) bool {
 // kafkaJudge decodes one frame, data being its first bytes: all of them,
 // or fewer when cause says why not. It judges every record and counts
 // every gap. checked says whether the frame's both-ends key was looked up.
-func (o *Observer) kafkaJudge(c *kafkaConn, data []byte, cause gapCause, checked bool, now time.Time) {
+func (o *Observer) kafkaJudge(key streamKey, c *kafkaConn, data []byte, cause gapCause, checked bool, now time.Time) {
 	if !checked && !o.kafkaFirst(c, data, now) {
 		return
 	}
@@ -558,6 +590,7 @@ func (o *Observer) kafkaJudge(c *kafkaConn, data []byte, cause gapCause, checked
 			o.cfg.Aggregator.ParseFailure(FailKafkaAPI)
 			return
 		case s == kafka.Request:
+			k.streams.Add(key, true)
 			body := data[h.HeaderLen:min(len(data), h.FrameLen())]
 			st = k.dec.Produce(body, h.APIVersion, complete, k.visit)
 		case s == kafka.NeedMore && !complete:
@@ -565,13 +598,14 @@ func (o *Observer) kafkaJudge(c *kafkaConn, data []byte, cause gapCause, checked
 			o.kafkaGap(kafka.Gap{Code: kafka.FrameTruncated, Partition: -1, Records: -1})
 			return
 		default:
-			o.cfg.Aggregator.ParseFailure(FailNotKafka)
+			o.notKafka(key)
 			return
 		}
 	case kafka.APIFetch, kafka.APIMetadata:
 		h, s := kafka.ParseResponseHeader(data, c.apiKey, c.apiVer)
 		switch {
 		case s == kafka.Response:
+			k.streams.Add(key, true)
 			body := data[h.HeaderLen:min(len(data), h.FrameLen())]
 			if c.apiKey == kafka.APIMetadata {
 				if _, ok := k.dec.MetadataResponse(body, c.apiVer, complete); !ok {
@@ -586,7 +620,7 @@ func (o *Observer) kafkaJudge(c *kafkaConn, data []byte, cause gapCause, checked
 			}
 			return
 		default:
-			o.cfg.Aggregator.ParseFailure(FailNotKafka)
+			o.notKafka(key)
 			return
 		}
 	default:

@@ -438,8 +438,9 @@ func TestKafkaContinuity(t *testing.T) {
 
 func TestKafkaNotKafka(t *testing.T) {
 	f := kfixture(t, nil)
-	// Text shipped as a Kafka request.
-	f.kafka(producer(1), []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	// Text shipped as a Kafka request (on a stream of its own: its stream
+	// is not offered again, TestKafkaStreamRefused).
+	f.kafka(producer(7), []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
 	// A Metadata request: Kafka, but not what propwatch decodes.
 	f.kafka(producer(1), kafkatest.RequestFrame(kafka.APIMetadata, 12, 1, "c", []byte{0, 0, 0}))
 	// A response to a Produce request.
@@ -457,6 +458,28 @@ func TestKafkaNotKafka(t *testing.T) {
 	}
 	if p := f.pair(s, UnknownTopic, "inventory"); p.Requests != 0 || p.CoverageGaps[string(kafka.BadFrame)] != 1 {
 		t.Errorf("pair %+v", p)
+	}
+}
+
+// TestKafkaStreamRefused: a stream whose chunks the kernel shipped as
+// Kafka but that never read as Kafka is not offered to the decoder again
+// (an HTTP/2 connection joined mid-way sends control frames that begin
+// like Produce requests, again and again); a stream read as Kafka once is
+// offered every time, and a refused stream's verdict is per direction.
+func TestKafkaStreamRefused(t *testing.T) {
+	f := kfixture(t, nil)
+	ping := []byte{0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8}
+	for range 5 {
+		f.kafka(producer(7), ping)
+	}
+	meta := kafkatest.RequestFrame(kafka.APIMetadata, 12, 1, "c", []byte{0, 0, 0})
+	f.kafka(producer(7), meta) // Kafka-shaped, but on a refused stream: not read
+	f.kafka(producer(8), meta) // read: the wrong API, counted as such
+	f.kafka(producer(8), []byte("GET / HTTP/1.1\r\n\r\n"))
+	f.kafka(producer(8), meta) // refused once, but read before: still offered
+	s := f.agg.Snapshot()
+	if s.ParseFailures[FailNotKafka] != 2 || s.ParseFailures[FailKafkaAPI] != 2 {
+		t.Errorf("failures %v, want 2 kafka.not_kafka (one a stream) and 2 kafka.unexpected_api", s.ParseFailures)
 	}
 }
 
