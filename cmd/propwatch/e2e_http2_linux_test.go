@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http2/hpack"
+
 	"github.com/propwatch/propwatch/internal/privtest"
 )
 
@@ -51,6 +53,19 @@ func TestObserveHTTP2(t *testing.T) {
 		p.OversizedBaggage != h2Oversized || p.Truncated != h2Split || p.PIIByKind["email"] != h2PII ||
 		len(p.CoverageGaps) != 0 {
 		t.Errorf("pair: %+v", p)
+	}
+	// Values Huffman-coded (all the others) and one sent raw: each
+	// request with baggage had it read, and read right (no syntax defect).
+	if hpack.HuffmanEncodeLength(h2LiteralBaggage[len("sym="):]) <= uint64(len(h2LiteralBaggage)-len("sym=")) {
+		t.Fatal("the literal case's value would be Huffman-coded: pick symbols with longer codes")
+	}
+	if n := p.BaggageBytes.Count; n != h2PII+h2Oversized+h2Literal {
+		t.Errorf("%d requests with baggage read, want %d", n, h2PII+h2Oversized+h2Literal)
+	}
+	for code := range p.Defects {
+		if strings.HasPrefix(code, "baggage.") && !strings.HasPrefix(code, "baggage.oversized") {
+			t.Errorf("baggage read wrong: defect %s", code)
+		}
 	}
 	// A server's SETTINGS, PING and WINDOW_UPDATE frames read like Kafka
 	// Produce requests: none may be taken for one.

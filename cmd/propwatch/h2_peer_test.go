@@ -19,9 +19,15 @@ const (
 	h2PII        = 2
 	h2Oversized  = 1  // 9000 bytes of baggage: one HEADERS frame
 	h2Split      = 1  // a 40 KB header (30 KB Huffman-coded), no context: CONTINUATION frames, past the capture
+	h2Literal    = 1  // valid, with baggage the encoder sends as a raw (not Huffman-coded) literal
 	h2Concurrent = 20 // at once, on the same connection
-	h2Requests   = h2Valid + h2Missing + h2Invalid + h2PII + h2Oversized + h2Split + h2Concurrent
+	h2Requests   = h2Valid + h2Missing + h2Invalid + h2PII + h2Oversized + h2Split + h2Literal + h2Concurrent
 )
+
+// h2LiteralBaggage is a baggage header whose value HPACK sends as a raw
+// literal: its symbols' Huffman codes are 11 to 14 bits long, so the
+// encoder finds the raw octets shorter.
+const h2LiteralBaggage = "sym=~|^~|^~|^~|^~|^"
 
 func runH2Peer(role string) (bool, error) {
 	switch role {
@@ -94,6 +100,7 @@ func peerH2Client(addr string) error {
 		add(send("traceparent", tp(validTP), "baggage", "user="+plantedEmail+",card="+plantedCard))
 	}
 	add(send("traceparent", tp(validTP), "baggage", "big="+strings.Repeat("x", 9000)))
+	add(send("traceparent", tp(validTP), "baggage", h2LiteralBaggage))
 	// No traceparent: Go writes header fields in map order, so one would
 	// land before or after the cut at random (after it, the request is
 	// judged on what was read, as for a cut HTTP/1.x head: missing).
