@@ -10,8 +10,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -68,15 +66,15 @@ func Agents(ctx context.Context, kubeconfig, namespace, selector string) ([]Agen
 func AgentsForConfig(ctx context.Context, rc *rest.Config, namespace, selector string) ([]Agent, *http.Client, error) {
 	rc = rest.CopyConfig(rc)
 	rc.UserAgent = "propwatch-audit"
-	core, err := kubernetes.NewForConfig(rc)
+	core, err := newCoreClient(rc)
 	if err != nil {
-		return nil, nil, fmt.Errorf("kubernetes: %w", err)
+		return nil, nil, err
 	}
 	client, err := rest.HTTPClientFor(rc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("kubernetes: %w", err)
 	}
-	pods, err := core.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	pods, err := listPods(ctx, core, namespace, selector)
 	if err != nil {
 		return nil, nil, fmt.Errorf("kubernetes: list the agents' pods in %s (%s): %w", namespace, selector, err)
 	}

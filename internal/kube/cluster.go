@@ -14,14 +14,10 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
@@ -91,7 +87,7 @@ type Stats struct {
 type Cluster struct {
 	cfg  Config
 	log  *slog.Logger
-	core kubernetes.Interface
+	core *rest.RESTClient
 	meta metadata.Interface
 
 	mu         sync.RWMutex
@@ -145,9 +141,9 @@ func NewForConfig(cfg Config, rc *rest.Config) (*Cluster, error) {
 	}
 	rc = rest.CopyConfig(rc)
 	rc.UserAgent = "propwatch"
-	core, err := kubernetes.NewForConfig(rc)
+	core, err := newCoreClient(rc)
 	if err != nil {
-		return nil, fmt.Errorf("kubernetes: %w", err)
+		return nil, err
 	}
 	meta, err := metadata.NewForConfig(rc)
 	if err != nil {
@@ -172,19 +168,20 @@ var quietKlog sync.Once
 // is logged, counted, and retried in the background.
 func (c *Cluster) Start(ctx context.Context) error {
 	quietKlog.Do(func() { klog.SetLogger(logr.Discard()) })
-	factory := informers.NewSharedInformerFactoryWithOptions(c.core, 0, informers.WithTransform(c.slim))
-	metaFactory := metadatainformer.NewSharedInformerFactoryWithOptions(c.meta, 0, metadatainformer.WithTransform(c.slim))
 	type watched struct {
 		inf     cache.SharedIndexInformer
 		handler cache.ResourceEventHandlerFuncs
 	}
 	all := []watched{
-		{factory.Core().V1().Pods().Informer(), handlers(c.setPod, c.deletePod)},
-		{factory.Core().V1().Services().Informer(), handlers(c.setService, c.deleteService)},
-		{metaFactory.ForResource(appsv1.SchemeGroupVersion.WithResource("replicasets")).Informer(), c.ownerHandlers(kindReplicaSet)},
-		{metaFactory.ForResource(batchv1.SchemeGroupVersion.WithResource("jobs")).Informer(), c.ownerHandlers(kindJob)},
+		{coreInformer(c.core, "pods", &corev1.Pod{}), handlers(c.setPod, c.deletePod)},
+		{coreInformer(c.core, "services", &corev1.Service{}), handlers(c.setService, c.deleteService)},
+		{metadataInformer(c.meta, schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "replicasets"}), c.ownerHandlers(kindReplicaSet)},
+		{metadataInformer(c.meta, schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}), c.ownerHandlers(kindJob)},
 	}
 	for _, w := range all {
+		if err := w.inf.SetTransform(c.slim); err != nil {
+			return fmt.Errorf("kubernetes: %w", err)
+		}
 		if err := w.inf.SetWatchErrorHandlerWithContext(c.watchError); err != nil {
 			return fmt.Errorf("kubernetes: %w", err)
 		}
@@ -192,8 +189,9 @@ func (c *Cluster) Start(ctx context.Context) error {
 			return fmt.Errorf("kubernetes: %w", err)
 		}
 	}
-	factory.Start(ctx.Done())
-	metaFactory.Start(ctx.Done())
+	for _, w := range all {
+		go w.inf.RunWithContext(ctx)
+	}
 	synced := make([]cache.InformerSynced, len(all))
 	for i, w := range all {
 		synced[i] = w.inf.HasSynced
@@ -241,7 +239,7 @@ func (c *Cluster) probe(ctx context.Context) {
 		case <-tick.C:
 		}
 		req, cancel := context.WithTimeout(ctx, probeTimeout)
-		err := c.core.Discovery().RESTClient().Get().AbsPath("/version").Do(req).Error()
+		err := c.core.Get().AbsPath("/version").Do(req).Error()
 		cancel()
 		if err != nil && ctx.Err() == nil {
 			c.apiError(err)
