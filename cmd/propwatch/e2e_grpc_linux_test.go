@@ -63,7 +63,7 @@ func TestObserveGRPC(t *testing.T) {
 	if len(h2) != 0 {
 		t.Errorf("gRPC counted as plain HTTP/2: %v", h2)
 	}
-	noKafka(t, rep, tag)
+	kafkaFailures(t, rep, tag, 1, 0)
 	for _, planted := range []string{plantedEmail, plantedCard} {
 		if strings.Contains(string(raw), planted) || strings.Contains(pw.log.String(), planted) {
 			t.Errorf("planted value %q came out", planted)
@@ -177,7 +177,7 @@ func TestObserveGRPCJoined(t *testing.T) {
 	}
 	pw.stop(t)
 	_, rep, _ := pw.report(t, reportPath, "grpc", tag)
-	joinedKafkaFailures(t, rep, tag, 1)
+	kafkaFailures(t, rep, tag, 0, 1)
 	// Every call carries a traceparent as a literal value: each one the
 	// capture saw is judged, valid. Once the client has inserted its
 	// content type again (the table is learned within 40 calls,
@@ -311,7 +311,7 @@ func TestObserveGRPCBesideKafka(t *testing.T) {
 		}
 	}
 	rep.Pairs = others
-	joinedKafkaFailures(t, rep, tag, 1)
+	kafkaFailures(t, rep, tag, 1, 1)
 }
 
 // maxNotKafkaPerJoined bounds the kafka.not_kafka parse failures a
@@ -323,12 +323,21 @@ func TestObserveGRPCBesideKafka(t *testing.T) {
 // direction at most (measured: 1 on a grpc-go connection over 100 calls).
 const maxNotKafkaPerJoined = 2
 
-// joinedKafkaFailures is noKafka for a test with joined connections: no
-// Kafka pair of this test's services, no Kafka gap, no Kafka parse failure
-// but kafka.not_kafka, and at most maxNotKafkaPerJoined of those for each
-// of the joined connections. It logs them: they are what the capture still
-// offers the Kafka decoder.
-func joinedKafkaFailures(t *testing.T, rep report.Report, tag string, joined uint64) {
+// maxNotKafkaPerPreface bounds the kafka.not_kafka parse failures of a
+// connection seen from its preface: the server may write its SETTINGS
+// before it has read the client's preface (grpc-go's and Go's servers
+// write them at once), and that first write, on a socket not yet known as
+// HTTP/2, can reach the Kafka sniffer; it is refused, and the stream is
+// not offered again. The kernel matrix's guests see it now and then.
+const maxNotKafkaPerPreface = 1
+
+// kafkaFailures is noKafka with the kafka.not_kafka parse failures HTTP/2
+// connections may still cause: at most maxNotKafkaPerPreface for each
+// connection seen from its preface and maxNotKafkaPerJoined for each
+// joined one. Any other Kafka parse failure, any Kafka pair and any Kafka
+// gap of this test's services fails it. It logs the count: what the
+// capture still offers the Kafka decoder.
+func kafkaFailures(t *testing.T, rep report.Report, tag string, fromPreface, joined uint64) {
 	t.Helper()
 	filtered := rep
 	filtered.ParseFailures = map[string]uint64{}
@@ -341,8 +350,8 @@ func joinedKafkaFailures(t *testing.T, rep report.Report, tag string, joined uin
 		filtered.ParseFailures[code] = n
 	}
 	noKafka(t, filtered, tag)
-	t.Logf("kafka.not_kafka from %d joined gRPC connection(s): %d", joined, notKafka)
-	if notKafka > joined*maxNotKafkaPerJoined {
-		t.Errorf("%d kafka.not_kafka parse failures, more than %d per joined connection", notKafka, maxNotKafkaPerJoined)
+	t.Logf("kafka.not_kafka from %d gRPC connection(s) seen from their preface and %d joined: %d", fromPreface, joined, notKafka)
+	if most := fromPreface*maxNotKafkaPerPreface + joined*maxNotKafkaPerJoined; notKafka > most {
+		t.Errorf("%d kafka.not_kafka parse failures, more than %d", notKafka, most)
 	}
 }
