@@ -58,6 +58,10 @@ type binary struct {
 	failed []string // tests that printed "--- FAIL"
 }
 
+// tailLines is how many of a failed test's last output lines the summary
+// repeats at its end, where CI's excerpt of the output shows them.
+const tailLines = 12
+
 type counts struct{ pass, fail, skip int }
 
 func (c counts) String() string { return fmt.Sprintf("%d/%d/%d", c.pass, c.fail, c.skip) }
@@ -94,7 +98,9 @@ type kernel struct {
 	qemuRC   int
 	timeout  bool
 	wall     int
-	host     bool // run.sh's line after QEMU is present
+	host     bool                // run.sh's line after QEMU is present
+	output   map[string][]string // test -> its last tailLines lines
+	failTail map[string][]string // failed test -> its last output lines
 }
 
 var (
@@ -108,7 +114,8 @@ var (
 
 func parse(file string, r io.Reader) (*kernel, error) {
 	k := &kernel{file: file, hooks: map[string]hook{}, perSet: map[string]counts{},
-		insns: map[string]map[string]int{}, stack: map[string]int{}, progSet: map[string]string{}, qemuRC: -1}
+		insns: map[string]map[string]int{}, stack: map[string]int{}, progSet: map[string]string{}, qemuRC: -1,
+		output: map[string][]string{}, failTail: map[string][]string{}}
 	var cur *binary
 	running := "" // the test or subtest whose output this is
 	sc := bufio.NewScanner(r)
@@ -162,6 +169,12 @@ func parse(file string, r io.Reader) (*kernel, error) {
 		}
 		if m := runRE.FindStringSubmatch(line); m != nil {
 			running = m[1]
+		} else if running != "" && resultRE.FindStringSubmatch(line) == nil {
+			out := append(k.output[running], line)
+			if len(out) > tailLines {
+				out = out[len(out)-tailLines:]
+			}
+			k.output[running] = out
 		}
 		if m := resultRE.FindStringSubmatch(line); m != nil {
 			status, name := m[1], m[2]
@@ -180,6 +193,7 @@ func parse(file string, r io.Reader) (*kernel, error) {
 			}
 			if status == "FAIL" && cur != nil {
 				cur.failed = append(cur.failed, name)
+				k.failTail[name] = k.output[name]
 			}
 		}
 		if m := insnsRE.FindStringSubmatch(line); m != nil {
@@ -430,6 +444,40 @@ func printDetails(w io.Writer, k *kernel) {
 	}
 }
 
+// printFailures repeats, last in the output, why k failed and the last
+// lines each failed test printed: a CI log excerpt shows its end.
+func printFailures(w io.Writer, k *kernel) {
+	p := k.problems()
+	if len(p) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "-- %s FAILED: %s\n", k.label, strings.Join(p, "; "))
+	names := make([]string, 0, len(k.failTail))
+	for n := range k.failTail {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if strings.Contains(n, "/") || !hasSubtestIn(n, names) {
+			fmt.Fprintf(w, "   %s, last lines:\n", n)
+			for _, l := range k.failTail[n] {
+				fmt.Fprintf(w, "   | %s\n", l)
+			}
+		}
+	}
+}
+
+// hasSubtestIn says whether a failed subtest of test is in names: its
+// output says more than the parent's.
+func hasSubtestIn(test string, names []string) bool {
+	for _, n := range names {
+		if strings.HasPrefix(n, test+"/") {
+			return true
+		}
+	}
+	return false
+}
+
 func run(files []string, w io.Writer) (ok bool, err error) {
 	if len(files) == 0 {
 		return false, errors.New("usage: summary RESULT_LOG [RESULT_LOG]")
@@ -457,6 +505,9 @@ func run(files []string, w io.Writer) (ok bool, err error) {
 	fmt.Fprintln(w)
 	for _, k := range ks {
 		fmt.Fprintln(w, k.summary())
+	}
+	for _, k := range ks {
+		printFailures(w, k)
 	}
 	return ok, nil
 }

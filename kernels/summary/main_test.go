@@ -169,3 +169,30 @@ func TestRun(t *testing.T) {
 		t.Error("no logs is no error")
 	}
 }
+
+// TestFailureTail: the output ends with the failed subtest's own last
+// lines (what a CI excerpt shows), not its parent's or a passing test's.
+func TestFailureTail(t *testing.T) {
+	log := strings.Replace(passing612, `    --- PASS: TestVerifierStats/syscalls (0.50s)`, `    --- FAIL: TestVerifierStats/syscalls (0.50s)`, 1)
+	log = strings.Replace(log, `    loader_linux_test.go:930: pw_exit_read           7000 instructions verified`,
+		"    loader_linux_test.go:930: pw_exit_read           7000 instructions verified\n    loader_linux_test.go:99: pairs: got 3 requests, want 4", 1)
+	log = strings.Replace(log, "--- PASS: TestVerifierStats (1.00s)", "--- FAIL: TestVerifierStats (1.00s)", 1)
+	dir := t.TempDir()
+	f := filepath.Join(dir, "bad.log")
+	os.WriteFile(f, []byte(log), 0o644)
+	var out strings.Builder
+	if ok, err := run([]string{f}, &out); ok || err != nil {
+		t.Fatalf("ok=%v err=%v", ok, err)
+	}
+	_, tail, found := strings.Cut(out.String(), "-- 6.12.107+deb12-cloud-amd64 FAILED: ")
+	if !found {
+		t.Fatalf("no FAILED line after the summary:\n%s", out.String())
+	}
+	want := "internal_loader.test: FAIL TestVerifierStats TestVerifierStats/syscalls\n" +
+		"   TestVerifierStats/syscalls, last lines:\n" +
+		"   |     loader_linux_test.go:930: pw_exit_read           7000 instructions verified\n" +
+		"   |     loader_linux_test.go:99: pairs: got 3 requests, want 4\n"
+	if tail != want {
+		t.Errorf("tail:\n%s\nwant:\n%s", tail, want)
+	}
+}
