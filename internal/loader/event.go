@@ -84,8 +84,14 @@ type Event struct {
 	// A Kafka request's own key and version are in its frame.
 	KafkaAPIKey, KafkaAPIVersion int16
 	// Syscall names the syscall: "write", "writev", "sendto", "sendmsg",
-	// "sendmmsg", "read", "readv", "recvfrom", "recvmsg" or "recvmmsg".
+	// "sendmmsg", "read", "readv", "recvfrom", "recvmsg" or "recvmmsg";
+	// or, for plaintext read at a TLS library, "tls_write" or "tls_read".
 	Syscall string
+	// TLS is true when Data is plaintext read at the process's TLS library
+	// (uprobes, bpf/tls.h) rather than the bytes of a socket syscall. The
+	// connection (Sock, Local, Remote, FD) is the socket the library
+	// writes the ciphertext to.
+	TLS bool
 	// Len is the syscall's full byte count for this chunk (for sendmmsg and
 	// recvmmsg, the message's). When a short read or write of a method's
 	// first bytes ("G") was held back until the next chunk showed the
@@ -131,6 +137,11 @@ type Config struct {
 	Verbose bool
 	// Hooks chooses the hook set. Zero means HooksAuto.
 	Hooks HookSet
+	// TLS loads the uprobe programs that read TLS plaintext (TLSProgram)
+	// and the process exec/exit notices (Loader.ReadProc). Nothing is
+	// attached to a TLS library until Loader.AttachUprobe; the socket
+	// hooks then also tie each library call to its socket.
+	TLS bool
 
 	// captureSelf lets the program capture propwatch's own process, so that
 	// tests can make traffic in the test binary.

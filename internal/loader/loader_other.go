@@ -5,6 +5,7 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"runtime"
 	"time"
@@ -30,7 +31,7 @@ func (l *Loader) Lost() map[string]uint64 { return nil }
 func (l *Loader) KernelErrors() map[string]uint64 { return nil }
 
 // HeadDone does nothing.
-func (l *Loader) HeadDone(tgid, fd uint32, dir Direction) {}
+func (l *Loader) HeadDone(tgid, fd uint32, dir Direction, tls bool) {}
 
 // Owner returns nothing.
 func (l *Loader) Owner(netns uint32, local, remote netip.AddrPort) (tgid uint32, comm [16]byte, ok bool) {
@@ -64,3 +65,14 @@ func NewClock() Clock { return Clock{} }
 
 // Time returns time.Now().
 func (Clock) Time(ktime uint64) time.Time { return time.Now() }
+
+// TLS returns an error wrapping errors.ErrUnsupported.
+func (l *Loader) TLS() error { return errors.ErrUnsupported }
+
+// AttachUprobe returns an error wrapping errors.ErrUnsupported.
+func (l *Loader) AttachUprobe(path string, offset uint64, prog TLSProgram) (io.Closer, error) {
+	return nil, errors.ErrUnsupported
+}
+
+// ReadProc returns an error wrapping errors.ErrUnsupported.
+func (l *Loader) ReadProc(ev *ProcEvent) error { return errors.ErrUnsupported }
