@@ -60,7 +60,37 @@ __noinline int capture_buf(__u64 fd, __u64 buf, __u64 cnt, __s64 ret, __u32 meta
 	s->w.c.iov = 0;
 	s->w.c.niov = 0;
 	s->w.c.total = ret;
-	handle_chunk(s, fd, meta >> 8, meta & 0xff, 0);
+	handle_chunk(s, fd, meta >> 8, meta & 0xff, 0, 0);
+	return 0;
+}
+
+/*
+ * Plaintext a TLS library was given or returned (tls.h): len bytes at buf,
+ * on the socket of descriptor fd. The uprobes run outside any socket call,
+ * so what a sock hook left in struct work about its socket is cleared.
+ */
+__noinline int capture_tls(__u64 fd, __u64 buf, __u64 len, __s64 ret, __u32 meta)
+{
+	struct scratch *s;
+
+	USED(ret);
+	if (!len || len > 0x7fffffff)
+		return 0;
+	s = scratch();
+	if (!s)
+		return 0;
+	s->w.hint.sk = 0;
+	s->w.hint.ino = 0;
+	s->w.hint_file = 0;
+	s->w.no_state = 0;
+	s->w.owner_tgid = 0;
+	s->w.peer_tgid = 0;
+	s->w.c.base0 = buf;
+	s->w.c.len0 = len;
+	s->w.c.iov = 0;
+	s->w.c.niov = 0;
+	s->w.c.total = len;
+	handle_chunk(s, fd, meta >> 8, meta & 0xff, 0, 1);
 	return 0;
 }
 

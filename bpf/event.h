@@ -30,6 +30,8 @@ enum syscall_id {
 	SYS_RECVFROM = 8,
 	SYS_RECVMSG = 9,
 	SYS_RECVMMSG = 10,
+	SYS_TLS_WRITE = 11, /* plaintext given to a TLS library to send (tls.h) */
+	SYS_TLS_READ = 12,  /* plaintext a TLS library returned */
 };
 
 /*
@@ -82,7 +84,8 @@ enum lost_reason {
 	LOST_RINGBUF_FULL = 0, /* bpf_ringbuf_output failed: Go reads too slowly */
 	LOST_READ_FAILED = 1,  /* bpf_probe_read_user of the buffer failed */
 	LOST_ARGS_FULL = 2,    /* pw_args was full at syscall entry */
-	LOST_REASONS = 3,      /* number of reasons: size of pw_lost */
+	LOST_TLS_UNTIED = 3,   /* TLS plaintext whose socket was never seen (tls.h) */
+	LOST_REASONS = 4,      /* number of reasons: size of pw_lost */
 };
 
 /* Where a map update or a user read failed: the index into pw_errors. Go
@@ -97,7 +100,12 @@ enum error_site {
 	ERR_MMSG_CURSOR = 6,   /* pw_mmsg: a sock hook's place in an mmsg array */
 	ERR_NOTE = 7,          /* pw_sk: creating the note on a socket */
 	ERR_H2_STATE = 8,      /* pw_heads: an HTTP/2 stream's place in its frames */
-	ERROR_SITES = 9,       /* number of sites: size of pw_errors */
+	ERR_TLS_CALL = 9,      /* pw_tls_calls: a TLS library call's entry */
+	ERR_TLS_TIE = 10,      /* pw_ssl_fds: an SSL* tied to its socket */
+	ERR_GO_READ = 11,      /* pw_go_reads: a Go crypto/tls Read's entry */
+	ERR_TLS_READ = 12,     /* reading a TLS call's length or a Go conn's descriptor */
+	ERR_PROC = 13,         /* pw_procs: an exec or exit notice (ring buffer full) */
+	ERROR_SITES = 14,      /* number of sites: size of pw_errors */
 };
 
 /*
@@ -134,7 +142,8 @@ struct event {
 	__u8 proto;      /* enum proto */
 	__s16 kafka_api_key;     /* Kafka response start: its request's api key; else -1 */
 	__s16 kafka_api_version; /* ... and version; else -1 */
-	__u8 _pad[6];
+	__u8 tls;        /* 1: data is plaintext read at a TLS library (tls.h) */
+	__u8 _pad[5];
 	__u8 comm[16];      /* bpf_get_current_comm() */
 	__u8 peer_comm[16]; /* with peer_tgid: that process's command name */
 	__u8 laddr[16];     /* local address, see above */

@@ -60,7 +60,7 @@ static __always_inline void track(struct work *w, __u64 word)
 	w->rkey.tgid = w->key.tgid;
 	w->rkey.fd = w->key.fd;
 	w->rkey.dir = w->key.dir ^ 1;
-	w->rkey._pad = 0;
+	w->rkey.tls = RELOAD(w->tls); /* a TLS request is answered in plaintext too */
 	w->kk.tgid = w->key.tgid;
 	w->kk.fd = w->key.fd;
 	w->kk.dir = w->rkey.dir;

@@ -142,9 +142,17 @@ struct task_struct {
  * At syscall exit they still hold the arguments (the return value goes to
  * ax, or to regs[0] on arm64, whose first argument is kept in orig_x0), and
  * the syscall number is in orig_ax / syscallno.
+ *
+ * A uprobe sees the user registers at the probed instruction: the C
+ * arguments (di, si, dx, cx; regs[0..3]), the return value at a uretprobe
+ * (ax; regs[0]), and Go's register ABI (tls.h).
  */
 #if defined(__TARGET_ARCH_x86)
 struct pt_regs {
+	unsigned long r14;
+	unsigned long bx;
+	unsigned long ax;
+	unsigned long cx;
 	unsigned long di;
 	unsigned long si;
 	unsigned long dx;

@@ -25,13 +25,15 @@ volatile const __u32 loopback_both = 0;
 /*
  * quiet_end reports whether a request start at this end of the connection
  * (w->si) is left to the other end: true on the sending (egress) end of a
- * loopback connection, which then records tgid as its sender.
+ * loopback connection, which then records tgid as its sender; never for
+ * TLS plaintext.
  */
 static __always_inline int quiet_end(struct work *w, __u8 dir, __u32 tgid)
 {
 	struct owner *o;
 
-	if (loopback_both || dir != DIR_EGRESS)
+	/* TLS plaintext: both ends emit (tls.h), Go matches them. */
+	if (loopback_both || dir != DIR_EGRESS || RELOAD(w->tls))
 		return 0;
 	/* The sock hooks' note: this loopback end is recorded already. */
 	if (tgid && w->owner_tgid == tgid)

@@ -26,6 +26,15 @@
 /* Connections whose sending process is remembered for the receiver. */
 #define OWNERS_MAX_ENTRIES 65536
 
+/* Threads inside a TLS library call at once (tls.h). */
+#define TLS_CALLS_MAX_ENTRIES 16384
+/* SSL* tied to their sockets, all processes together. */
+#define SSL_FDS_MAX_ENTRIES 65536
+/* Goroutines inside crypto/tls Read at once, all Go processes together. */
+#define GO_READS_MAX_ENTRIES 16384
+/* The exec and exit notices' ring buffer: 16-byte records, read at once. */
+#define PROCS_RINGBUF_BYTES (256 << 10)
+
 /* Per-thread syscall arguments, keyed by bpf_get_current_pid_tgid(). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -157,5 +166,41 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, RINGBUF_DEFAULT_BYTES);
 } pw_events SEC(".maps");
+
+/*
+ * TLS (tls.h). Every table is an LRU: a call whose return probe never ran
+ * (the process died inside it), an SSL* never freed through SSL_free, a
+ * goroutine that never returned from Read, are evicted, never pile up.
+ */
+
+/* TLS library calls in progress, keyed by bpf_get_current_pid_tgid(). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TLS_CALLS_MAX_ENTRIES);
+	__type(key, __u64);
+	__type(value, struct tls_call);
+} pw_tls_calls SEC(".maps");
+
+/* (process, SSL*) -> the socket's descriptor. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SSL_FDS_MAX_ENTRIES);
+	__type(key, struct ssl_key);
+	__type(value, __u64);
+} pw_ssl_fds SEC(".maps");
+
+/* Go crypto/tls Reads in progress, by goroutine. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, GO_READS_MAX_ENTRIES);
+	__type(key, struct go_read_key);
+	__type(value, struct go_read);
+} pw_go_reads SEC(".maps");
+
+/* Exec and exit notices for Go (struct proc_event). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, PROCS_RINGBUF_BYTES);
+} pw_procs SEC(".maps");
 
 #endif /* PROPWATCH_MAPS_H */

@@ -38,6 +38,7 @@
 #include "sock.h"
 #include "stream.h"
 #include "ship.h"
+#include "tls.h"
 #include "work.h"
 #include <bpf/bpf_helpers.h>
 
@@ -480,9 +481,13 @@ __noinline int emit_chunk(void)
  * socket. Only when the first segment of a vectored call is shorter than
  * that does the decision wait for the copy (and then only HTTP starts and
  * continuations are recognised).
+ *
+ * tls: the chunk is plaintext from a TLS library (capture_tls), a stream
+ * of its own. A socket chunk first passes tls_window when TLS capture is
+ * on (tls.h), which may take a TLS write's plaintext in its place.
  */
 static __always_inline void handle_chunk(struct scratch *s, __u64 fd, __u8 dir, __u8 sys,
-					 const int vectored)
+					 const int vectored, const int tls)
 {
 	struct work *w = &s->w;
 	__u64 id = bpf_get_current_pid_tgid();
@@ -497,8 +502,12 @@ static __always_inline void handle_chunk(struct scratch *s, __u64 fd, __u8 dir, 
 	w->key.tgid = id >> 32;
 	w->key.fd = fd;
 	w->key.dir = dir;
-	w->key._pad = 0;
+	w->key.tls = tls;
+	w->tls = tls;
 	w->fresh_peek = 0;
+	/* A socket call inside a TLS library call: its SSL*'s socket. */
+	if (!tls && tls_on && !tls_window())
+		return;
 	/*
 	 * The fast way out, for most chunks: a stream with no state whose
 	 * first bytes start nothing. What it found is handed on, so that
@@ -546,7 +555,7 @@ static __always_inline void handle_iov(struct scratch *s, __u64 fd, __u64 iov, _
 	w->c.iov = iov + sizeof(w->iv);
 	w->c.niov = iovcnt - 1;
 	w->c.total = total;
-	handle_chunk(s, fd, dir, sys, 1);
+	handle_chunk(s, fd, dir, sys, 1, 0);
 }
 
 #endif /* PROPWATCH_PIPELINE_H */

@@ -106,6 +106,7 @@ __noinline int ship_event(void)
 	e->start = RELOAD(w->ev_start);
 	e->syscall = RELOAD(w->sys);
 	e->proto = RELOAD(w->proto);
+	e->tls = RELOAD(w->tls);
 	e->kafka_api_key = RELOAD(w->api_key);
 	e->kafka_api_version = RELOAD(w->api_version);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));

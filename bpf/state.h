@@ -32,7 +32,8 @@ struct head_key {
 	__u32 tgid; /* process id */
 	__u32 fd;   /* file descriptor */
 	__u32 dir;  /* enum direction */
-	__u32 _pad;
+	__u32 tls;  /* 1: the plaintext read at the TLS library (tls.h), a
+		     * stream of its own beside the socket's ciphertext */
 };
 
 /* The state of head_key's stream. */
@@ -133,6 +134,57 @@ struct sock_info {
 	__u64 ino;    /* socket inode number */
 	__u16 family; /* AF_INET or AF_INET6 */
 	__u8 _pad[6];
+};
+
+/* tls_call.state */
+enum tls_call_state {
+	TLS_IN_CALL = 1, /* the library function is running */
+	TLS_AWAIT = 2,   /* SSL_write returned before any socket write: the
+			  * caller writes the ciphertext itself, next (Node.js) */
+};
+
+/*
+ * A TLS library call in progress on a thread (pw_tls_calls, keyed by
+ * bpf_get_current_pid_tgid()): what its entry probe saw, for the socket
+ * hooks to tie the SSL* to the socket the call writes or reads, and for
+ * the return probe to read the plaintext (tls.h).
+ */
+struct tls_call {
+	__u64 ssl;    /* the SSL* */
+	__u64 buf;    /* user address of the plaintext */
+	__u64 len;    /* SSL_write: bytes given; SSL_read: buffer size */
+	__u64 outlen; /* the _ex functions: user address of the size_t length, else 0 */
+	__u64 t_ns;   /* TLS_AWAIT: when SSL_write returned */
+	__u32 state;  /* enum tls_call_state */
+	__u32 dir;    /* enum direction of the plaintext */
+};
+
+/* An SSL* of a process: pw_ssl_fds maps it to its socket's descriptor. */
+struct ssl_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 ssl;
+};
+
+/*
+ * A Go crypto/tls Read in progress (pw_go_reads), keyed by its goroutine,
+ * not its thread: a goroutine blocked in Read resumes on any thread.
+ */
+struct go_read_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 g; /* the goroutine's runtime.g */
+};
+
+struct go_read {
+	__u64 buf; /* user address of the buffer Read fills */
+	__u64 fd;  /* the connection's descriptor */
+};
+
+/* What goes to Go through pw_procs: a process that exec'd or exited. */
+struct proc_event {
+	__u32 tgid;
+	__u32 exec; /* 1: exec; 0: exit of its last thread */
 };
 
 #endif /* PROPWATCH_STATE_H */

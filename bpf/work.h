@@ -101,6 +101,11 @@ struct work {
 	struct conn_key peer; /* loopback: the other end, whose sender is looked up */
 	struct pw_iovec iv;   /* the iovec being read (handle_iov, gather) */
 	struct pw_mmsghdr mm; /* the msghdr or mmsghdr being read */
+	/* TLS (tls.h): */
+	struct ssl_key tie;   /* tls_window: the SSL* tied to this chunk's socket */
+	__u64 tie_fd;         /* ... and the descriptor it is tied to */
+	__u32 tls;            /* 1: the chunk is plaintext from a TLS library */
+	__u32 _pad5;
 };
 
 /*

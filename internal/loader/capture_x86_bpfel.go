@@ -48,7 +48,12 @@ const (
 	captureErrorSiteERR_MMSG_CURSOR   captureErrorSite = 6
 	captureErrorSiteERR_NOTE          captureErrorSite = 7
 	captureErrorSiteERR_H2STATE       captureErrorSite = 8
-	captureErrorSiteERROR_SITES       captureErrorSite = 9
+	captureErrorSiteERR_TLS_CALL      captureErrorSite = 9
+	captureErrorSiteERR_TLS_TIE       captureErrorSite = 10
+	captureErrorSiteERR_GO_READ       captureErrorSite = 11
+	captureErrorSiteERR_TLS_READ      captureErrorSite = 12
+	captureErrorSiteERR_PROC          captureErrorSite = 13
+	captureErrorSiteERROR_SITES       captureErrorSite = 14
 )
 
 type captureEvent struct {
@@ -72,7 +77,8 @@ type captureEvent struct {
 	Proto           uint8
 	KafkaApiKey     int16
 	KafkaApiVersion int16
-	Pad             [6]uint8
+	Tls             uint8
+	Pad             [5]uint8
 	Comm            [16]uint8
 	PeerComm        [16]uint8
 	Laddr           [16]uint8
@@ -80,12 +86,33 @@ type captureEvent struct {
 	Data            [16384]uint8
 }
 
+type captureGoLayout uint32
+
+const (
+	captureGoLayoutGO_TLSCONN_CONN_DATA captureGoLayout = 8
+	captureGoLayoutGO_TCPCONN_FD        captureGoLayout = 0
+	captureGoLayoutGO_NETFD_SYSFD       captureGoLayout = 16
+)
+
+type captureGoRead struct {
+	_   structs.HostLayout
+	Buf uint64
+	Fd  uint64
+}
+
+type captureGoReadKey struct {
+	_    structs.HostLayout
+	Tgid uint32
+	Pad  uint32
+	G    uint64
+}
+
 type captureHeadKey struct {
 	_    structs.HostLayout
 	Tgid uint32
 	Fd   uint32
 	Dir  uint32
-	Pad  uint32
+	Tls  uint32
 }
 
 type captureHeadState struct {
@@ -120,7 +147,8 @@ const (
 	captureLostReasonLOST_RINGBUF_FULL captureLostReason = 0
 	captureLostReasonLOST_READ_FAILED  captureLostReason = 1
 	captureLostReasonLOST_ARGS_FULL    captureLostReason = 2
-	captureLostReasonLOST_REASONS      captureLostReason = 3
+	captureLostReasonLOST_TLS_UNTIED   captureLostReason = 3
+	captureLostReasonLOST_REASONS      captureLostReason = 4
 )
 
 type captureMmsgCursor struct {
@@ -134,6 +162,12 @@ type captureOwner struct {
 	_    structs.HostLayout
 	Tgid uint32
 	Comm [16]uint8
+}
+
+type captureProcEvent struct {
+	_    structs.HostLayout
+	Tgid uint32
+	Exec uint32
 }
 
 type captureProto uint32
@@ -249,6 +283,10 @@ type captureScratch struct {
 			MsgLen uint32
 			Pad    uint32
 		}
+		Tie   captureSslKey
+		TieFd uint64
+		Tls   uint32
+		Pad5  uint32
 	}
 	Ev    captureEvent
 	Slack [16384]uint8
@@ -264,20 +302,29 @@ type captureSkNote struct {
 	Quiet     uint32
 }
 
+type captureSslKey struct {
+	_    structs.HostLayout
+	Tgid uint32
+	Pad  uint32
+	Ssl  uint64
+}
+
 type captureSyscallId uint32
 
 const (
-	captureSyscallIdSYS_UNKNOWN  captureSyscallId = 0
-	captureSyscallIdSYS_WRITE    captureSyscallId = 1
-	captureSyscallIdSYS_WRITEV   captureSyscallId = 2
-	captureSyscallIdSYS_SENDTO   captureSyscallId = 3
-	captureSyscallIdSYS_SENDMSG  captureSyscallId = 4
-	captureSyscallIdSYS_SENDMMSG captureSyscallId = 5
-	captureSyscallIdSYS_READ     captureSyscallId = 6
-	captureSyscallIdSYS_READV    captureSyscallId = 7
-	captureSyscallIdSYS_RECVFROM captureSyscallId = 8
-	captureSyscallIdSYS_RECVMSG  captureSyscallId = 9
-	captureSyscallIdSYS_RECVMMSG captureSyscallId = 10
+	captureSyscallIdSYS_UNKNOWN   captureSyscallId = 0
+	captureSyscallIdSYS_WRITE     captureSyscallId = 1
+	captureSyscallIdSYS_WRITEV    captureSyscallId = 2
+	captureSyscallIdSYS_SENDTO    captureSyscallId = 3
+	captureSyscallIdSYS_SENDMSG   captureSyscallId = 4
+	captureSyscallIdSYS_SENDMMSG  captureSyscallId = 5
+	captureSyscallIdSYS_READ      captureSyscallId = 6
+	captureSyscallIdSYS_READV     captureSyscallId = 7
+	captureSyscallIdSYS_RECVFROM  captureSyscallId = 8
+	captureSyscallIdSYS_RECVMSG   captureSyscallId = 9
+	captureSyscallIdSYS_RECVMMSG  captureSyscallId = 10
+	captureSyscallIdSYS_TLS_WRITE captureSyscallId = 11
+	captureSyscallIdSYS_TLS_READ  captureSyscallId = 12
 )
 
 type captureSyscallNr uint32
@@ -295,6 +342,17 @@ const (
 	captureSyscallNrNR_SENDMMSG captureSyscallNr = 307
 )
 
+type captureTlsCall struct {
+	_      structs.HostLayout
+	Ssl    uint64
+	Buf    uint64
+	Len    uint64
+	Outlen uint64
+	T_ns   uint64
+	State  uint32
+	Dir    uint32
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -302,14 +360,18 @@ const (
 	captureMapPwArgs           = "pw_args"
 	captureMapPwErrors         = "pw_errors"
 	captureMapPwEvents         = "pw_events"
+	captureMapPwGoReads        = "pw_go_reads"
 	captureMapPwHeads          = "pw_heads"
 	captureMapPwKreqs          = "pw_kreqs"
 	captureMapPwLost           = "pw_lost"
 	captureMapPwMmsg           = "pw_mmsg"
 	captureMapPwOwners         = "pw_owners"
+	captureMapPwProcs          = "pw_procs"
 	captureMapPwScratch        = "pw_scratch"
 	captureMapPwSk             = "pw_sk"
 	captureMapPwSkip           = "pw_skip"
+	captureMapPwSslFds         = "pw_ssl_fds"
+	captureMapPwTlsCalls       = "pw_tls_calls"
 	captureProgPwBtfSysExit    = "pw_btf_sys_exit"
 	captureProgPwEnterRead     = "pw_enter_read"
 	captureProgPwEnterReadv    = "pw_enter_readv"
@@ -331,8 +393,21 @@ const (
 	captureProgPwExitSendto    = "pw_exit_sendto"
 	captureProgPwExitWrite     = "pw_exit_write"
 	captureProgPwExitWritev    = "pw_exit_writev"
+	captureProgPwGoTlsRead     = "pw_go_tls_read"
+	captureProgPwGoTlsReadRet  = "pw_go_tls_read_ret"
+	captureProgPwGoTlsWrite    = "pw_go_tls_write"
+	captureProgPwProcExec      = "pw_proc_exec"
+	captureProgPwProcExit      = "pw_proc_exit"
 	captureProgPwSockRecv      = "pw_sock_recv"
 	captureProgPwSockSend      = "pw_sock_send"
+	captureProgPwSslFree       = "pw_ssl_free"
+	captureProgPwSslRead       = "pw_ssl_read"
+	captureProgPwSslReadEx     = "pw_ssl_read_ex"
+	captureProgPwSslReadRet    = "pw_ssl_read_ret"
+	captureProgPwSslSetFd      = "pw_ssl_set_fd"
+	captureProgPwSslWrite      = "pw_ssl_write"
+	captureProgPwSslWriteEx    = "pw_ssl_write_ex"
+	captureProgPwSslWriteRet   = "pw_ssl_write_ret"
 	captureProgPwSysExit       = "pw_sys_exit"
 	captureVarCaptureBytes     = "capture_bytes"
 	captureVarHeadBudget       = "head_budget"
@@ -340,12 +415,16 @@ const (
 	captureVarLastWakeupNs     = "last_wakeup_ns"
 	captureVarLoopbackBoth     = "loopback_both"
 	captureVarSelfTgid         = "self_tgid"
+	captureVarTlsOn            = "tls_on"
 	captureVarUnusedDirection  = "unused_direction"
 	captureVarUnusedErrorSite  = "unused_error_site"
 	captureVarUnusedEvent      = "unused_event"
+	captureVarUnusedGoLayout   = "unused_go_layout"
 	captureVarUnusedHeadKey    = "unused_head_key"
 	captureVarUnusedLostReason = "unused_lost_reason"
+	captureVarUnusedProcEvent  = "unused_proc_event"
 	captureVarUnusedProto      = "unused_proto"
+	captureVarUnusedSslKey     = "unused_ssl_key"
 	captureVarUnusedSyscallId  = "unused_syscall_id"
 	captureVarUnusedSyscallNr  = "unused_syscall_nr"
 	captureVarWakeupNs         = "wakeup_ns"
@@ -414,8 +493,21 @@ type captureProgramSpecs struct {
 	PwExitSendto    *ebpf.ProgramSpec `ebpf:"pw_exit_sendto"`
 	PwExitWrite     *ebpf.ProgramSpec `ebpf:"pw_exit_write"`
 	PwExitWritev    *ebpf.ProgramSpec `ebpf:"pw_exit_writev"`
+	PwGoTlsRead     *ebpf.ProgramSpec `ebpf:"pw_go_tls_read"`
+	PwGoTlsReadRet  *ebpf.ProgramSpec `ebpf:"pw_go_tls_read_ret"`
+	PwGoTlsWrite    *ebpf.ProgramSpec `ebpf:"pw_go_tls_write"`
+	PwProcExec      *ebpf.ProgramSpec `ebpf:"pw_proc_exec"`
+	PwProcExit      *ebpf.ProgramSpec `ebpf:"pw_proc_exit"`
 	PwSockRecv      *ebpf.ProgramSpec `ebpf:"pw_sock_recv"`
 	PwSockSend      *ebpf.ProgramSpec `ebpf:"pw_sock_send"`
+	PwSslFree       *ebpf.ProgramSpec `ebpf:"pw_ssl_free"`
+	PwSslRead       *ebpf.ProgramSpec `ebpf:"pw_ssl_read"`
+	PwSslReadEx     *ebpf.ProgramSpec `ebpf:"pw_ssl_read_ex"`
+	PwSslReadRet    *ebpf.ProgramSpec `ebpf:"pw_ssl_read_ret"`
+	PwSslSetFd      *ebpf.ProgramSpec `ebpf:"pw_ssl_set_fd"`
+	PwSslWrite      *ebpf.ProgramSpec `ebpf:"pw_ssl_write"`
+	PwSslWriteEx    *ebpf.ProgramSpec `ebpf:"pw_ssl_write_ex"`
+	PwSslWriteRet   *ebpf.ProgramSpec `ebpf:"pw_ssl_write_ret"`
 	PwSysExit       *ebpf.ProgramSpec `ebpf:"pw_sys_exit"`
 }
 
@@ -423,17 +515,21 @@ type captureProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureMapSpecs struct {
-	PwArgs    *ebpf.MapSpec `ebpf:"pw_args"`
-	PwErrors  *ebpf.MapSpec `ebpf:"pw_errors"`
-	PwEvents  *ebpf.MapSpec `ebpf:"pw_events"`
-	PwHeads   *ebpf.MapSpec `ebpf:"pw_heads"`
-	PwKreqs   *ebpf.MapSpec `ebpf:"pw_kreqs"`
-	PwLost    *ebpf.MapSpec `ebpf:"pw_lost"`
-	PwMmsg    *ebpf.MapSpec `ebpf:"pw_mmsg"`
-	PwOwners  *ebpf.MapSpec `ebpf:"pw_owners"`
-	PwScratch *ebpf.MapSpec `ebpf:"pw_scratch"`
-	PwSk      *ebpf.MapSpec `ebpf:"pw_sk"`
-	PwSkip    *ebpf.MapSpec `ebpf:"pw_skip"`
+	PwArgs     *ebpf.MapSpec `ebpf:"pw_args"`
+	PwErrors   *ebpf.MapSpec `ebpf:"pw_errors"`
+	PwEvents   *ebpf.MapSpec `ebpf:"pw_events"`
+	PwGoReads  *ebpf.MapSpec `ebpf:"pw_go_reads"`
+	PwHeads    *ebpf.MapSpec `ebpf:"pw_heads"`
+	PwKreqs    *ebpf.MapSpec `ebpf:"pw_kreqs"`
+	PwLost     *ebpf.MapSpec `ebpf:"pw_lost"`
+	PwMmsg     *ebpf.MapSpec `ebpf:"pw_mmsg"`
+	PwOwners   *ebpf.MapSpec `ebpf:"pw_owners"`
+	PwProcs    *ebpf.MapSpec `ebpf:"pw_procs"`
+	PwScratch  *ebpf.MapSpec `ebpf:"pw_scratch"`
+	PwSk       *ebpf.MapSpec `ebpf:"pw_sk"`
+	PwSkip     *ebpf.MapSpec `ebpf:"pw_skip"`
+	PwSslFds   *ebpf.MapSpec `ebpf:"pw_ssl_fds"`
+	PwTlsCalls *ebpf.MapSpec `ebpf:"pw_tls_calls"`
 }
 
 // captureVariableSpecs contains global variables before they are loaded into the kernel.
@@ -446,12 +542,16 @@ type captureVariableSpecs struct {
 	LastWakeupNs     *ebpf.VariableSpec `ebpf:"last_wakeup_ns"`
 	LoopbackBoth     *ebpf.VariableSpec `ebpf:"loopback_both"`
 	SelfTgid         *ebpf.VariableSpec `ebpf:"self_tgid"`
+	TlsOn            *ebpf.VariableSpec `ebpf:"tls_on"`
 	UnusedDirection  *ebpf.VariableSpec `ebpf:"unused_direction"`
 	UnusedErrorSite  *ebpf.VariableSpec `ebpf:"unused_error_site"`
 	UnusedEvent      *ebpf.VariableSpec `ebpf:"unused_event"`
+	UnusedGoLayout   *ebpf.VariableSpec `ebpf:"unused_go_layout"`
 	UnusedHeadKey    *ebpf.VariableSpec `ebpf:"unused_head_key"`
 	UnusedLostReason *ebpf.VariableSpec `ebpf:"unused_lost_reason"`
+	UnusedProcEvent  *ebpf.VariableSpec `ebpf:"unused_proc_event"`
 	UnusedProto      *ebpf.VariableSpec `ebpf:"unused_proto"`
+	UnusedSslKey     *ebpf.VariableSpec `ebpf:"unused_ssl_key"`
 	UnusedSyscallId  *ebpf.VariableSpec `ebpf:"unused_syscall_id"`
 	UnusedSyscallNr  *ebpf.VariableSpec `ebpf:"unused_syscall_nr"`
 	WakeupNs         *ebpf.VariableSpec `ebpf:"wakeup_ns"`
@@ -477,17 +577,21 @@ func (o *captureObjects) Close() error {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureMaps struct {
-	PwArgs    *ebpf.Map `ebpf:"pw_args"`
-	PwErrors  *ebpf.Map `ebpf:"pw_errors"`
-	PwEvents  *ebpf.Map `ebpf:"pw_events"`
-	PwHeads   *ebpf.Map `ebpf:"pw_heads"`
-	PwKreqs   *ebpf.Map `ebpf:"pw_kreqs"`
-	PwLost    *ebpf.Map `ebpf:"pw_lost"`
-	PwMmsg    *ebpf.Map `ebpf:"pw_mmsg"`
-	PwOwners  *ebpf.Map `ebpf:"pw_owners"`
-	PwScratch *ebpf.Map `ebpf:"pw_scratch"`
-	PwSk      *ebpf.Map `ebpf:"pw_sk"`
-	PwSkip    *ebpf.Map `ebpf:"pw_skip"`
+	PwArgs     *ebpf.Map `ebpf:"pw_args"`
+	PwErrors   *ebpf.Map `ebpf:"pw_errors"`
+	PwEvents   *ebpf.Map `ebpf:"pw_events"`
+	PwGoReads  *ebpf.Map `ebpf:"pw_go_reads"`
+	PwHeads    *ebpf.Map `ebpf:"pw_heads"`
+	PwKreqs    *ebpf.Map `ebpf:"pw_kreqs"`
+	PwLost     *ebpf.Map `ebpf:"pw_lost"`
+	PwMmsg     *ebpf.Map `ebpf:"pw_mmsg"`
+	PwOwners   *ebpf.Map `ebpf:"pw_owners"`
+	PwProcs    *ebpf.Map `ebpf:"pw_procs"`
+	PwScratch  *ebpf.Map `ebpf:"pw_scratch"`
+	PwSk       *ebpf.Map `ebpf:"pw_sk"`
+	PwSkip     *ebpf.Map `ebpf:"pw_skip"`
+	PwSslFds   *ebpf.Map `ebpf:"pw_ssl_fds"`
+	PwTlsCalls *ebpf.Map `ebpf:"pw_tls_calls"`
 }
 
 func (m *captureMaps) Close() error {
@@ -495,14 +599,18 @@ func (m *captureMaps) Close() error {
 		m.PwArgs,
 		m.PwErrors,
 		m.PwEvents,
+		m.PwGoReads,
 		m.PwHeads,
 		m.PwKreqs,
 		m.PwLost,
 		m.PwMmsg,
 		m.PwOwners,
+		m.PwProcs,
 		m.PwScratch,
 		m.PwSk,
 		m.PwSkip,
+		m.PwSslFds,
+		m.PwTlsCalls,
 	)
 }
 
@@ -516,12 +624,16 @@ type captureVariables struct {
 	LastWakeupNs     *ebpf.Variable `ebpf:"last_wakeup_ns"`
 	LoopbackBoth     *ebpf.Variable `ebpf:"loopback_both"`
 	SelfTgid         *ebpf.Variable `ebpf:"self_tgid"`
+	TlsOn            *ebpf.Variable `ebpf:"tls_on"`
 	UnusedDirection  *ebpf.Variable `ebpf:"unused_direction"`
 	UnusedErrorSite  *ebpf.Variable `ebpf:"unused_error_site"`
 	UnusedEvent      *ebpf.Variable `ebpf:"unused_event"`
+	UnusedGoLayout   *ebpf.Variable `ebpf:"unused_go_layout"`
 	UnusedHeadKey    *ebpf.Variable `ebpf:"unused_head_key"`
 	UnusedLostReason *ebpf.Variable `ebpf:"unused_lost_reason"`
+	UnusedProcEvent  *ebpf.Variable `ebpf:"unused_proc_event"`
 	UnusedProto      *ebpf.Variable `ebpf:"unused_proto"`
+	UnusedSslKey     *ebpf.Variable `ebpf:"unused_ssl_key"`
 	UnusedSyscallId  *ebpf.Variable `ebpf:"unused_syscall_id"`
 	UnusedSyscallNr  *ebpf.Variable `ebpf:"unused_syscall_nr"`
 	WakeupNs         *ebpf.Variable `ebpf:"wakeup_ns"`
@@ -552,8 +664,21 @@ type capturePrograms struct {
 	PwExitSendto    *ebpf.Program `ebpf:"pw_exit_sendto"`
 	PwExitWrite     *ebpf.Program `ebpf:"pw_exit_write"`
 	PwExitWritev    *ebpf.Program `ebpf:"pw_exit_writev"`
+	PwGoTlsRead     *ebpf.Program `ebpf:"pw_go_tls_read"`
+	PwGoTlsReadRet  *ebpf.Program `ebpf:"pw_go_tls_read_ret"`
+	PwGoTlsWrite    *ebpf.Program `ebpf:"pw_go_tls_write"`
+	PwProcExec      *ebpf.Program `ebpf:"pw_proc_exec"`
+	PwProcExit      *ebpf.Program `ebpf:"pw_proc_exit"`
 	PwSockRecv      *ebpf.Program `ebpf:"pw_sock_recv"`
 	PwSockSend      *ebpf.Program `ebpf:"pw_sock_send"`
+	PwSslFree       *ebpf.Program `ebpf:"pw_ssl_free"`
+	PwSslRead       *ebpf.Program `ebpf:"pw_ssl_read"`
+	PwSslReadEx     *ebpf.Program `ebpf:"pw_ssl_read_ex"`
+	PwSslReadRet    *ebpf.Program `ebpf:"pw_ssl_read_ret"`
+	PwSslSetFd      *ebpf.Program `ebpf:"pw_ssl_set_fd"`
+	PwSslWrite      *ebpf.Program `ebpf:"pw_ssl_write"`
+	PwSslWriteEx    *ebpf.Program `ebpf:"pw_ssl_write_ex"`
+	PwSslWriteRet   *ebpf.Program `ebpf:"pw_ssl_write_ret"`
 	PwSysExit       *ebpf.Program `ebpf:"pw_sys_exit"`
 }
 
@@ -580,8 +705,21 @@ func (p *capturePrograms) Close() error {
 		p.PwExitSendto,
 		p.PwExitWrite,
 		p.PwExitWritev,
+		p.PwGoTlsRead,
+		p.PwGoTlsReadRet,
+		p.PwGoTlsWrite,
+		p.PwProcExec,
+		p.PwProcExit,
 		p.PwSockRecv,
 		p.PwSockSend,
+		p.PwSslFree,
+		p.PwSslRead,
+		p.PwSslReadEx,
+		p.PwSslReadRet,
+		p.PwSslSetFd,
+		p.PwSslWrite,
+		p.PwSslWriteEx,
+		p.PwSslWriteRet,
 		p.PwSysExit,
 	)
 }

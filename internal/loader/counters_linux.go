@@ -14,6 +14,7 @@ var lostNames = [captureLostReasonLOST_REASONS]string{
 	captureLostReasonLOST_RINGBUF_FULL: "ringbuf_full",
 	captureLostReasonLOST_READ_FAILED:  "read_failed",
 	captureLostReasonLOST_ARGS_FULL:    "args_full",
+	captureLostReasonLOST_TLS_UNTIED:   "tls_untied",
 }
 
 // errorNames names the pw_errors counters, indexed by enum error_site
@@ -30,12 +31,18 @@ var errorNames = [captureErrorSiteERROR_SITES]string{
 	captureErrorSiteERR_MMSG_CURSOR:   "mmsg_cursor",
 	captureErrorSiteERR_NOTE:          "socket_note",
 	captureErrorSiteERR_H2STATE:       "http2_state",
+	captureErrorSiteERR_TLS_CALL:      "tls_call",
+	captureErrorSiteERR_TLS_TIE:       "tls_tie",
+	captureErrorSiteERR_GO_READ:       "go_tls_read",
+	captureErrorSiteERR_TLS_READ:      "tls_read",
+	captureErrorSiteERR_PROC:          "proc_notice",
 }
 
 // Lost returns how many events the kernel side could not deliver, by
 // reason: "ringbuf_full" (Read did not keep up), "read_failed" (the user
 // buffer could not be read), "args_full" (too many threads inside hooked
-// syscalls at once). After Close it returns the counts as they were then.
+// syscalls at once), "tls_untied" (TLS plaintext read before the kernel
+// saw which socket its SSL* uses). After Close it returns the counts as they were then.
 func (l *Loader) Lost() map[string]uint64 {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -52,7 +59,11 @@ func (l *Loader) Lost() map[string]uint64 {
 // "kafka_await", "kafka_request" and "kafka_corr" a Kafka response not
 // recognised, "owner" a loopback sender left unnamed, "mmsg_cursor" the
 // place in a sendmmsg/recvmmsg array, "socket_note" what the sock hooks
-// remember of a socket. After Close it returns the counts as they were.
+// remember of a socket, "http2_state" an HTTP/2 stream's place; TLS:
+// "tls_call" a library call's entry, "tls_tie" an SSL* tied to its socket,
+// "go_tls_read" a Go Read's entry, "tls_read" a length or a Go
+// connection's descriptor that could not be read, "proc_notice" an exec
+// or exit notice dropped. After Close it returns the counts as they were.
 func (l *Loader) KernelErrors() map[string]uint64 {
 	l.mu.RLock()
 	defer l.mu.RUnlock()

@@ -50,8 +50,11 @@ type Loader struct {
 
 	// mu guards the maps against Close while HeadDone, Owner, Lost and
 	// KernelErrors use them; the counts at Close are kept for after.
-	mu          sync.RWMutex
-	closed      bool
+	mu     sync.RWMutex
+	closed bool
+
+	// tls is the TLS capture, when Config.TLS asked for it.
+	tls         tlsState
 	lostFinal   map[string]uint64
 	errorsFinal map[string]uint64
 
@@ -189,6 +192,11 @@ func open(spec *ebpf.CollectionSpec, cfg Config, set HookSet) (*Loader, error) {
 		l.Close()
 		return nil, err
 	}
+	if cfg.TLS {
+		if err := l.openTLS(spec, cfg.Verbose); err != nil {
+			l.tls.err = fmt.Errorf("TLS capture off: %w", err)
+		}
+	}
 	return l, nil
 }
 
@@ -306,6 +314,7 @@ func configure(spec *ebpf.CollectionSpec, cfg Config) error {
 		captureVarLoopbackBoth: boolU32(cfg.loopbackBoth),
 		captureVarWakeupNs:     uint64(wakeupInterval.Nanoseconds()),
 		captureVarKafkaBudget:  uint32(cfg.KafkaCaptureBytes),
+		captureVarTlsOn:        boolU32(cfg.TLS),
 	} {
 		vs, ok := spec.Variables[name]
 		if !ok {
@@ -320,10 +329,20 @@ func configure(spec *ebpf.CollectionSpec, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("count possible CPUs: %w", err)
 	}
-	for name, size := range map[string]uint32{
+	sizes := map[string]uint32{
 		captureMapPwEvents:  uint32(cfg.RingBufferBytes),
 		captureMapPwScratch: uint32(cpus), // one event under construction per CPU
-	} {
+	}
+	if !cfg.TLS {
+		// The socket hooks refer to the TLS tables (tls_window), so
+		// they exist; without TLS capture nothing fills them, and an
+		// LRU hash allocates all its entries up front.
+		for _, m := range []string{captureMapPwTlsCalls, captureMapPwSslFds, captureMapPwGoReads} {
+			sizes[m] = 1
+		}
+		sizes[captureMapPwProcs] = uint32(os.Getpagesize())
+	}
+	for name, size := range sizes {
 		ms, ok := spec.Maps[name]
 		if !ok {
 			return fmt.Errorf("capture program has no map %s", name)
@@ -509,6 +528,7 @@ func (ev *Event) decode(raw []byte) error {
 	ev.KafkaAPIKey = h.KafkaApiKey
 	ev.KafkaAPIVersion = h.KafkaApiVersion
 	ev.Syscall = syscallName(captureSyscallId(h.Syscall))
+	ev.TLS = h.Tls != 0
 	ev.Len = int(h.Len)
 	ev.Data = raw[eventHeaderSize : eventHeaderSize+n : eventHeaderSize+n]
 	return nil
@@ -537,21 +557,26 @@ func syscallName(id captureSyscallId) string {
 		return "recvmsg"
 	case captureSyscallIdSYS_RECVMMSG:
 		return "recvmmsg"
+	case captureSyscallIdSYS_TLS_WRITE:
+		return "tls_write"
+	case captureSyscallIdSYS_TLS_READ:
+		return "tls_read"
 	}
 	return "unknown"
 }
 
 // HeadDone tells the kernel that userspace has seen the end of the request
-// head on the stream of process tgid's descriptor fd in direction dir, so
+// head on the stream of process tgid's descriptor fd in direction dir (the
+// TLS plaintext's stream when tls), so
 // that the chunks after it (the body) are no longer shipped as
 // continuations. It is a no-op when no head is open there, and after Close.
-func (l *Loader) HeadDone(tgid, fd uint32, dir Direction) {
+func (l *Loader) HeadDone(tgid, fd uint32, dir Direction, tls bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
 		return
 	}
-	key := captureHeadKey{Tgid: tgid, Fd: fd, Dir: uint32(dir)}
+	key := captureHeadKey{Tgid: tgid, Fd: fd, Dir: uint32(dir), Tls: boolU32(tls)}
 	// ErrKeyNotExist is the common case: the kernel closed the head itself.
 	_ = l.maps.PwHeads.Delete(&key)
 }
@@ -609,6 +634,7 @@ func (l *Loader) Close() error {
 		l.errorsFinal = l.readErrors()
 		l.closed = true
 		errs = append(errs, l.detachLocked())
+		errs = append(errs, l.closeTLS())
 		l.closeObjects()
 		l.closeErr = errors.Join(errs...)
 	})
@@ -627,7 +653,7 @@ func addrPort(a [16]uint8, port uint16) netip.AddrPort {
 func (l *Loader) Detach() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.detachLocked()
+	return errors.Join(l.detachLocked(), l.closeTLS())
 }
 
 // detachLocked closes the links not yet closed, in reverse order: the

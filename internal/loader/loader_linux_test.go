@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -272,7 +273,7 @@ func testHeadDone(t *testing.T, hooks HookSet) {
 	if len(egress) != 1 || !egress[0].Start {
 		t.Fatalf("want one start event:%s", describe(egress))
 	}
-	c.l.HeadDone(egress[0].TGID, egress[0].FD, Egress)
+	c.l.HeadDone(egress[0].TGID, egress[0].FD, Egress, false)
 	if _, err := client.Write([]byte("X-After: 1\r\n\r\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -807,8 +808,10 @@ func testClose(t *testing.T, set HookSet) {
 	// pw_args carries arguments from sys_enter to sys_exit; pw_mmsg,
 	// pw_sk and pw_skip are the sock hooks' place in an mmsg call, their
 	// notes on sockets and the directions they skip: the other sets have
-	// no use for them.
-	if want := map[HookSet]int{HooksSock: 12, HooksBTF: 9, HooksRaw: 9, HooksSyscalls: 10}[set]; len(mapIDs) != want {
+	// no use for them. Every set's programs use pw_tls_calls and
+	// pw_ssl_fds (tls_window), which are one entry each when TLS
+	// capture is off.
+	if want := map[HookSet]int{HooksSock: 14, HooksBTF: 11, HooksRaw: 11, HooksSyscalls: 12}[set]; len(mapIDs) != want {
 		t.Errorf("programs use %d maps, want the %d named ones, .rodata and .bss", len(mapIDs), want-2)
 	}
 
@@ -841,7 +844,7 @@ func testClose(t *testing.T, set HookSet) {
 	if err := l.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	l.HeadDone(1, 1, Egress) // a no-op after Close
+	l.HeadDone(1, 1, Egress, false) // a no-op after Close
 
 	// The kernel frees programs once their last reference is gone, and the
 	// maps after an RCU grace period: allow a moment.
@@ -924,12 +927,17 @@ func TestVerifierStats(t *testing.T) { eachHookSet(t, testVerifierStats) }
 
 func testVerifierStats(t *testing.T, hooks HookSet) {
 	privtest.RequireBPF(t)
-	l, err := Open(Config{Hooks: hooks, captureSelf: true, loopbackBoth: true})
+	l, err := Open(Config{Hooks: hooks, TLS: true, captureSelf: true, loopbackBoth: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	for name, p := range l.progs {
+	if err := l.TLS(); err != nil {
+		t.Fatalf("TLS programs: %v", err)
+	}
+	progs := maps.Clone(l.progs)
+	maps.Copy(progs, l.tls.progs)
+	for name, p := range progs {
 		info, err := p.Info()
 		if err != nil {
 			t.Fatal(err)

@@ -78,7 +78,7 @@ type Config struct {
 	MaxQueued int
 	// HeadDone, when set, is told that a head ended before the chunk did,
 	// so the kernel can stop copying the chunks that follow (the body).
-	HeadDone func(tgid, fd uint32, dir loader.Direction)
+	HeadDone func(tgid, fd uint32, dir loader.Direction, tls bool)
 	// Owner, when set, is asked for the process behind the sending end of
 	// a loopback connection that an event did not name (Loader.Owner).
 	Owner func(netns uint32, local, remote netip.AddrPort) (tgid uint32, comm [16]byte, ok bool)
@@ -361,7 +361,7 @@ func (o *Observer) onEvict(_ streamKey, st *stream) {
 
 func (o *Observer) headDone(ev *loader.Event) {
 	if o.cfg.HeadDone != nil {
-		o.cfg.HeadDone(ev.TGID, ev.FD, ev.Direction)
+		o.cfg.HeadDone(ev.TGID, ev.FD, ev.Direction, ev.TLS)
 	}
 }
 

@@ -73,7 +73,7 @@ func newFixtureIn(t *testing.T, root string, mod func(*Config)) *fixture {
 	cfg := Config{
 		Aggregator: f.agg,
 		Resolver:   identity.NewResolver(identity.Config{ProcRoot: root}),
-		HeadDone: func(tgid, fd uint32, dir loader.Direction) {
+		HeadDone: func(tgid, fd uint32, dir loader.Direction, _ bool) {
 			f.done = append(f.done, doneCall{tgid, fd, dir})
 		},
 		// These tests play both ends of loopback connections; the
