@@ -29,7 +29,7 @@ import (
 // Evidence: a send is shown to the EvidenceSink when it is classified, so
 // that the span of a new root says so. For Kafka that means sendQueue
 // keeps each queued record's verdict as the naming queue keeps an HTTP
-// request's (a kafkaSend is 288 bytes, 18 MiB at the default cap of 65,536
+// request's (a kafkaSend is 296 bytes, 18.5 MiB at the default cap of 65,536
 // records in NameDelay) rather than only its trace id: the span of a
 // record with other findings is built from it, whatever the outcome.
 //

@@ -20,6 +20,11 @@ type PairKey struct {
 	// neither a pod nor a Service (a host process, an outside address, a
 	// Kafka topic).
 	SourceNamespace, DestinationNamespace string
+	// TLS is true for requests read as plaintext at a TLS library rather
+	// than from socket bytes: their own pair, so that what propwatch
+	// learnt only through the library is told apart (and counted apart)
+	// from what it reads on every socket.
+	TLS bool
 }
 
 // OverflowName is the source and destination of the pair that collects
@@ -239,14 +244,14 @@ func (a *Aggregator) lookup(k PairKey) *pairCounters {
 			return p
 		}
 	}
-	if a.real >= a.maxPairs || (s.Source == OverflowName && s.Destination == OverflowName && s.SourceNamespace == "" && s.DestinationNamespace == "") {
+	if a.real >= a.maxPairs || (s.Source == OverflowName && s.Destination == OverflowName && s.SourceNamespace == "" && s.DestinationNamespace == "" && !s.TLS) {
 		return a.overflowPair(s.Protocol)
 	}
 	if s == k {
 		// k becomes a map key: copy it so that the table never pins a
 		// larger buffer the caller's strings may point into.
 		s = PairKey{strings.Clone(k.Source), strings.Clone(k.Destination), strings.Clone(k.Protocol),
-			strings.Clone(k.SourceNamespace), strings.Clone(k.DestinationNamespace)}
+			strings.Clone(k.SourceNamespace), strings.Clone(k.DestinationNamespace), k.TLS}
 	}
 	p := &pairCounters{key: s}
 	a.insert(p)
@@ -357,6 +362,8 @@ type PairStats struct {
 	Source, Destination, Protocol string
 	// SourceNamespace and DestinationNamespace are as in PairKey.
 	SourceNamespace, DestinationNamespace string
+	// TLS is as in PairKey: the requests were read at a TLS library.
+	TLS bool
 	// Requests counts every request; MissingContext and InvalidContext
 	// those whose parse.Context was Missing and Invalid.
 	Requests, MissingContext, InvalidContext uint64
@@ -417,7 +424,7 @@ func (p *PairStats) BrokenChain() uint64 { return p.NewRoot + p.Dropped }
 
 // Key returns the pair's key.
 func (p *PairStats) Key() PairKey {
-	return PairKey{p.Source, p.Destination, p.Protocol, p.SourceNamespace, p.DestinationNamespace}
+	return PairKey{p.Source, p.Destination, p.Protocol, p.SourceNamespace, p.DestinationNamespace, p.TLS}
 }
 
 // GapTotal is the number of coverage gaps of all reasons.
@@ -494,6 +501,7 @@ func (f *frozenPair) stats() PairStats {
 	ps := PairStats{
 		Source: f.key.Source, Destination: f.key.Destination, Protocol: f.key.Protocol,
 		SourceNamespace: f.key.SourceNamespace, DestinationNamespace: f.key.DestinationNamespace,
+		TLS:      f.key.TLS,
 		Requests: c.requests, MissingContext: c.missing, InvalidContext: c.invalid,
 		InvalidReasons:   codeMap(f.invalid),
 		Defects:          codeMap(f.defects),
@@ -537,7 +545,7 @@ func codeMap(list []codeCount) map[string]uint64 {
 }
 
 // comparePairs orders pairs by source, destination and protocol, then
-// their namespaces.
+// their namespaces, the socket's pair before the TLS library's.
 func comparePairs(a, b PairStats) int { return compareKeys(a.Key(), b.Key()) }
 
 func compareKeys(a, b PairKey) int {
@@ -553,5 +561,14 @@ func compareKeys(a, b PairKey) int {
 	if c := strings.Compare(a.SourceNamespace, b.SourceNamespace); c != 0 {
 		return c
 	}
-	return strings.Compare(a.DestinationNamespace, b.DestinationNamespace)
+	if c := strings.Compare(a.DestinationNamespace, b.DestinationNamespace); c != 0 {
+		return c
+	}
+	switch {
+	case a.TLS == b.TLS:
+		return 0
+	case b.TLS:
+		return -1
+	}
+	return 1
 }

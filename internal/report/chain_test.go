@@ -72,8 +72,8 @@ func TestChainReportAndMerge(t *testing.T) {
 	for _, want := range []string{
 		`"continued":4,"broken_chain":5,"broken_chain_reasons":{"dropped":2,"new_root":3}`,
 		`"services":[{"service":"checkout","namespace":"","traced_received":10,"sent_continued":4,"sent_new_root":3,"sent_dropped":3,` +
-			`"broken_pairs":[{"source":"checkout","destination":"inventory","protocol":"http","source_namespace":"","destination_namespace":""},` +
-			`{"source":"checkout","destination":"orders","protocol":"kafka","source_namespace":"","destination_namespace":""}],"runtime":"unknown"}]`,
+			`"broken_pairs":[{"source":"checkout","destination":"inventory","protocol":"http","source_namespace":"","destination_namespace":"","tls":false},` +
+			`{"source":"checkout","destination":"orders","protocol":"kafka","source_namespace":"","destination_namespace":"","tls":false}],"runtime":"unknown"}]`,
 		`"chain_evictions":7`,
 	} {
 		if !strings.Contains(compact, want) {

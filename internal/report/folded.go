@@ -42,6 +42,10 @@ func (f *foldedSet) add(k PairKey) {
 	h.WriteString(k.SourceNamespace)
 	h.WriteByte(0)
 	h.WriteString(k.DestinationNamespace)
+	if k.TLS {
+		// After a sanitized name, which holds no control byte.
+		h.WriteByte(1)
+	}
 	x := h.Sum64()
 
 	idx := x >> (64 - hllBits)

@@ -105,7 +105,7 @@ func TestHintReport(t *testing.T) {
 	for _, want := range []string{
 		`"broken_chain_reasons":{"dropped":2,"new_root":3},"hint":"go.pass_ctx","hints":{"dropped":"http.inject_headers","new_root":"go.pass_ctx"}}`,
 		`"broken_chain_reasons":{"dropped":1,"new_root":0},"hint":"kafka.inject_headers","hints":{"dropped":"kafka.inject_headers"}}`,
-		`"protocol":"kafka","source_namespace":"","destination_namespace":""}],"runtime":"go"}]`,
+		`"protocol":"kafka","source_namespace":"","destination_namespace":"","tls":false}],"runtime":"go"}]`,
 		`"broken_chain_reasons":{"dropped":0,"new_root":0}}`, // web -> checkout: no hint
 	} {
 		if !strings.Contains(compact, want) {

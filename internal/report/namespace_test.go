@@ -52,8 +52,8 @@ func TestNamespaces(t *testing.T) {
 	}
 	compact := strings.Join(strings.Fields(buf.String()), "")
 	for _, want := range []string{
-		`"source":"checkout","destination":"inventory","protocol":"http","source_namespace":"shop","destination_namespace":"shop","requests":4,`,
-		`"source":"checkout","destination":"inventory","protocol":"http","source_namespace":"","destination_namespace":"","requests":1,`,
+		`"source":"checkout","destination":"inventory","protocol":"http","source_namespace":"shop","destination_namespace":"shop","tls":false,"requests":4,`,
+		`"source":"checkout","destination":"inventory","protocol":"http","source_namespace":"","destination_namespace":"","tls":false,"requests":1,`,
 		`"service":"checkout","namespace":"shop","traced_received":0,"sent_continued":0,"sent_new_root":1`,
 	} {
 		if !strings.Contains(compact, want) {

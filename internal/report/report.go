@@ -81,6 +81,7 @@ type ReportPairKey struct {
 	Protocol             string `json:"protocol"`
 	SourceNamespace      string `json:"source_namespace"`
 	DestinationNamespace string `json:"destination_namespace"`
+	TLS                  bool   `json:"tls"`
 }
 
 // ReportPair is one service pair of a Report; see PairStats for the meaning
@@ -91,21 +92,26 @@ type ReportPair struct {
 	Protocol    string `json:"protocol"`
 	// SourceNamespace and DestinationNamespace are the Kubernetes
 	// namespaces of the ends, "" off-cluster (see PairKey).
-	SourceNamespace      string            `json:"source_namespace"`
-	DestinationNamespace string            `json:"destination_namespace"`
-	Requests             uint64            `json:"requests"`
-	MissingContext       uint64            `json:"missing_context"`
-	InvalidContext       uint64            `json:"invalid_context"`
-	InvalidReasons       map[string]uint64 `json:"invalid_reasons"`
-	Defects              map[string]uint64 `json:"defects"`
-	OversizedBaggage     uint64            `json:"oversized_baggage"`
-	AtRiskBaggage        uint64            `json:"at_risk_baggage"`
-	MaxBaggageBytes      int               `json:"max_baggage_bytes"`
-	BaggageBytes         ReportHistogram   `json:"baggage_bytes"`
-	PIIByKind            map[string]uint64 `json:"pii_by_kind"`
-	SuspectKeys          uint64            `json:"suspect_keys"`
-	Formats              map[string]uint64 `json:"formats"`
-	Truncated            uint64            `json:"truncated"`
+	SourceNamespace      string `json:"source_namespace"`
+	DestinationNamespace string `json:"destination_namespace"`
+	// TLS is true when the requests were read as plaintext at a TLS
+	// library, false for socket bytes (see PairKey). A report older than
+	// the field reads as false, which is what it saw: added to v1
+	// without breaking readers.
+	TLS              bool              `json:"tls"`
+	Requests         uint64            `json:"requests"`
+	MissingContext   uint64            `json:"missing_context"`
+	InvalidContext   uint64            `json:"invalid_context"`
+	InvalidReasons   map[string]uint64 `json:"invalid_reasons"`
+	Defects          map[string]uint64 `json:"defects"`
+	OversizedBaggage uint64            `json:"oversized_baggage"`
+	AtRiskBaggage    uint64            `json:"at_risk_baggage"`
+	MaxBaggageBytes  int               `json:"max_baggage_bytes"`
+	BaggageBytes     ReportHistogram   `json:"baggage_bytes"`
+	PIIByKind        map[string]uint64 `json:"pii_by_kind"`
+	SuspectKeys      uint64            `json:"suspect_keys"`
+	Formats          map[string]uint64 `json:"formats"`
+	Truncated        uint64            `json:"truncated"`
 	// CoverageGaps and CoverageGapRecords are absent when the pair had no
 	// gap (every HTTP pair): they were added to v1 without breaking
 	// readers.
@@ -221,6 +227,7 @@ func reportPair(p *PairStats) ReportPair {
 	rp := ReportPair{
 		Source: p.Source, Destination: p.Destination, Protocol: p.Protocol,
 		SourceNamespace: p.SourceNamespace, DestinationNamespace: p.DestinationNamespace,
+		TLS:      p.TLS,
 		Requests: p.Requests, MissingContext: p.MissingContext, InvalidContext: p.InvalidContext,
 		InvalidReasons:   copyCounts(p.InvalidReasons),
 		Defects:          copyCounts(p.Defects),
@@ -401,6 +408,7 @@ func Merge(reports ...Report) (Report, error) {
 				out.Pairs = append(out.Pairs, ReportPair{
 					Source: p.Source, Destination: p.Destination, Protocol: p.Protocol,
 					SourceNamespace: p.SourceNamespace, DestinationNamespace: p.DestinationNamespace,
+					TLS:            p.TLS,
 					InvalidReasons: map[string]uint64{}, Defects: map[string]uint64{},
 					PIIByKind: map[string]uint64{}, Formats: map[string]uint64{},
 					BrokenChainReasons: map[string]uint64{},
@@ -485,7 +493,7 @@ func sortReportPairs(pairs []ReportPair) {
 
 // key is the pair's key.
 func (p *ReportPair) key() PairKey {
-	return PairKey{p.Source, p.Destination, p.Protocol, p.SourceNamespace, p.DestinationNamespace}
+	return PairKey{p.Source, p.Destination, p.Protocol, p.SourceNamespace, p.DestinationNamespace, p.TLS}
 }
 
 // Key is the pair's key.

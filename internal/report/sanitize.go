@@ -23,7 +23,7 @@ func Sanitize(k PairKey) PairKey { return sanitizeKey(k) }
 // sanitizeKey sanitizes each name of k.
 func sanitizeKey(k PairKey) PairKey {
 	return PairKey{sanitizeLabel(k.Source), sanitizeLabel(k.Destination), sanitizeLabel(k.Protocol),
-		sanitizeNamespace(k.SourceNamespace), sanitizeNamespace(k.DestinationNamespace)}
+		sanitizeNamespace(k.SourceNamespace), sanitizeNamespace(k.DestinationNamespace), k.TLS}
 }
 
 // sanitizeNamespace is sanitizeLabel for a namespace, which may be empty:

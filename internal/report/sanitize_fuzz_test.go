@@ -33,7 +33,7 @@ func FuzzSanitizeLabel(f *testing.F) {
 
 		a := NewAggregator(AggregatorConfig{MaxPairs: 2})
 		v := parse.Verdict{}
-		for _, k := range []PairKey{{src, dst, "http", "", ""}, {dst, src, "http", src, dst}, {got, dst, "http", "", ""}, {src, src, src, src, src}} {
+		for _, k := range []PairKey{{src, dst, "http", "", "", false}, {dst, src, "http", src, dst, false}, {got, dst, "http", "", "", true}, {src, src, src, src, src, true}} {
 			record(a, k, &v, "")
 		}
 		a.ParseFailure(src)

@@ -1,0 +1,106 @@
+package report
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/propwatch/propwatch/internal/chain"
+	"github.com/propwatch/propwatch/internal/parse"
+)
+
+// tlsAggregator counts one pair read twice: 3 requests from socket bytes
+// and 2 read at the TLS library, one of those a new root.
+func tlsAggregator() (a *Aggregator, plain, tls PairKey) {
+	a = NewAggregator(AggregatorConfig{})
+	plain = PairKey{Source: "checkout", Destination: "inventory", Protocol: "http"}
+	tls = plain
+	tls.TLS = true
+	recordN(a, plain, 3, parse.Missing)
+	recordN(a, tls, 1, parse.Valid)
+	v := parse.Verdict{Context: parse.Valid}
+	a.RecordChain(tls, &v, ChainEvent{Outcome: chain.NewRoot})
+	return a, plain, tls
+}
+
+// TestTLSPairs: requests read at a TLS library are a pair of their own
+// beside the same ends' socket requests, in the snapshot (socket first),
+// the report (a tls field on every pair and broken pair), a merge and a
+// report written before the field.
+func TestTLSPairs(t *testing.T) {
+	a, plain, tls := tlsAggregator()
+	s := a.Snapshot()
+	if len(s.Pairs) != 2 {
+		t.Fatalf("%d pairs, want 2: %+v", len(s.Pairs), s.Pairs)
+	}
+	if s.Pairs[0].TLS || !s.Pairs[1].TLS {
+		t.Errorf("pairs not socket first: %+v", s.Pairs)
+	}
+	if p := pairOf(t, s, plain); p.Requests != 3 || p.MissingContext != 3 || p.NewRoot != 0 {
+		t.Errorf("socket pair %+v", p)
+	}
+	if p := pairOf(t, s, tls); p.Requests != 2 || p.MissingContext != 0 || p.NewRoot != 1 {
+		t.Errorf("tls pair %+v", p)
+	}
+
+	r := NewReport("node-1", t0, t1, s, nil)
+	var buf bytes.Buffer
+	if err := r.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	compact := strings.Join(strings.Fields(buf.String()), "")
+	for _, want := range []string{
+		`"protocol":"http","source_namespace":"","destination_namespace":"","tls":false,"requests":3,`,
+		`"protocol":"http","source_namespace":"","destination_namespace":"","tls":true,"requests":2,`,
+		`"broken_pairs":[{"source":"checkout","destination":"inventory","protocol":"http","source_namespace":"","destination_namespace":"","tls":true}]`,
+	} {
+		if !strings.Contains(compact, want) {
+			t.Errorf("report lacks %s:\n%s", want, compact)
+		}
+	}
+
+	back, err := ReadJSON(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Merge(back, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Pairs) != 2 {
+		t.Fatalf("merged %d pairs, want 2: %+v", len(m.Pairs), m.Pairs)
+	}
+	for _, p := range m.Pairs {
+		switch p.Key() {
+		case plain:
+			if p.TLS || p.Requests != 6 {
+				t.Errorf("merged socket pair %+v", p)
+			}
+		case tls:
+			if !p.TLS || p.Requests != 4 || p.BrokenChainReasons[ChainNewRoot] != 2 {
+				t.Errorf("merged tls pair %+v", p)
+			}
+		default:
+			t.Errorf("merged pair %v", p.Key())
+		}
+	}
+	if len(m.Services) != 1 || len(m.Services[0].BrokenPairs) != 1 || !m.Services[0].BrokenPairs[0].TLS {
+		t.Errorf("merged services %+v", m.Services)
+	}
+
+	// A report from before the field: its pairs were read from sockets,
+	// and merge with today's socket pair.
+	old := strings.NewReader(`{"schema":"propwatch.report/v1","host":"node-0","pairs":[
+		{"source":"checkout","destination":"inventory","protocol":"http","requests":5}]}`)
+	prev, err := ReadJSON(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err = Merge(prev, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Pairs) != 2 || m.Pairs[0].Key() != plain || m.Pairs[0].Requests != 8 || m.Pairs[1].Requests != 2 {
+		t.Errorf("merge with an old report: %+v", m.Pairs)
+	}
+}
