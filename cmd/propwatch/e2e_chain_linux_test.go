@@ -92,10 +92,10 @@ func TestObserveChain(t *testing.T) {
 		t.Errorf("entry client listed: %+v", got)
 	}
 	for _, series := range []string{
-		fmt.Sprintf(`propwatch_chain_continued_total{destination=%q,destination_namespace="",protocol="http",source=%q,source_namespace=""} %d`, svc("c"), svc("b"), chainSame),
-		fmt.Sprintf(`propwatch_chain_broken_total{destination=%q,destination_namespace="",protocol="http",reason="new_root",source=%q,source_namespace=""} %d`, svc("c"), svc("b"), chainDetached),
-		fmt.Sprintf(`propwatch_chain_broken_total{destination=%q,destination_namespace="",protocol="http",reason="dropped",source=%q,source_namespace=""} %d`, svc("c"), svc("b"), chainNone),
-		fmt.Sprintf(`propwatch_chain_broken_total{destination=%q,destination_namespace="",protocol="http",reason="new_root",source=%q,source_namespace=""} 0`, svc("b"), svc("a")),
+		fmt.Sprintf(`propwatch_chain_continued_total{destination=%q,destination_namespace="",protocol="http",source=%q,source_namespace="",tls="false"} %d`, svc("c"), svc("b"), chainSame),
+		fmt.Sprintf(`propwatch_chain_broken_total{destination=%q,destination_namespace="",protocol="http",reason="new_root",source=%q,source_namespace="",tls="false"} %d`, svc("c"), svc("b"), chainDetached),
+		fmt.Sprintf(`propwatch_chain_broken_total{destination=%q,destination_namespace="",protocol="http",reason="dropped",source=%q,source_namespace="",tls="false"} %d`, svc("c"), svc("b"), chainNone),
+		fmt.Sprintf(`propwatch_chain_broken_total{destination=%q,destination_namespace="",protocol="http",reason="new_root",source=%q,source_namespace="",tls="false"} 0`, svc("b"), svc("a")),
 	} {
 		if !strings.Contains(metrics, series) {
 			t.Errorf("metrics lack %s", series)

@@ -256,8 +256,8 @@ func TestObserveKubernetes(t *testing.T) {
 		t.Errorf("report name_fallbacks %d, want 1 (the container of no pod)", rep.NameFallbacks)
 	}
 	for _, line := range []string{
-		fmt.Sprintf(`propwatch_requests_total{destination="inventory",destination_namespace="store-owners",protocol="http",source="checkout",source_namespace="shop-owners"} %d`, rounds[1].requests),
-		fmt.Sprintf(`propwatch_requests_total{destination="inventory",destination_namespace="store-svc",protocol="http",source="checkout",source_namespace="shop-labels"} %d`, viaService),
+		fmt.Sprintf(`propwatch_requests_total{destination="inventory",destination_namespace="store-owners",protocol="http",source="checkout",source_namespace="shop-owners",tls="false"} %d`, rounds[1].requests),
+		fmt.Sprintf(`propwatch_requests_total{destination="inventory",destination_namespace="store-svc",protocol="http",source="checkout",source_namespace="shop-labels",tls="false"} %d`, viaService),
 		`propwatch_kubernetes_name_fallbacks_total 1`,
 	} {
 		if !strings.Contains(scraped, line) {

@@ -185,7 +185,7 @@ func TestObserveHost(t *testing.T) {
 	if health := scrape(t, "http://"+metricsAddr+"/healthz"); !strings.HasPrefix(health, "ok") {
 		t.Errorf("/healthz = %q", health)
 	}
-	wantSeries := fmt.Sprintf(`propwatch_requests_total{destination=%q,destination_namespace="",protocol="http",source=%q,source_namespace=""} %d`, svc("inventory"), svc("checkout"), mixRequests)
+	wantSeries := fmt.Sprintf(`propwatch_requests_total{destination=%q,destination_namespace="",protocol="http",source=%q,source_namespace="",tls="false"} %d`, svc("inventory"), svc("checkout"), mixRequests)
 	if !strings.Contains(metrics, wantSeries) {
 		t.Errorf("metrics lack %s", wantSeries)
 	}

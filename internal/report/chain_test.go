@@ -114,10 +114,10 @@ func TestChainMetrics(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{
-		`propwatch_chain_continued_total{destination="inventory",destination_namespace="",protocol="http",source="checkout",source_namespace=""} 4`,
-		`propwatch_chain_broken_total{destination="inventory",destination_namespace="",protocol="http",reason="new_root",source="checkout",source_namespace=""} 3`,
-		`propwatch_chain_broken_total{destination="inventory",destination_namespace="",protocol="http",reason="dropped",source="checkout",source_namespace=""} 2`,
-		`propwatch_chain_broken_total{destination="orders",destination_namespace="",protocol="kafka",reason="dropped",source="checkout",source_namespace=""} 1`,
+		`propwatch_chain_continued_total{destination="inventory",destination_namespace="",protocol="http",source="checkout",source_namespace="",tls="false"} 4`,
+		`propwatch_chain_broken_total{destination="inventory",destination_namespace="",protocol="http",reason="new_root",source="checkout",source_namespace="",tls="false"} 3`,
+		`propwatch_chain_broken_total{destination="inventory",destination_namespace="",protocol="http",reason="dropped",source="checkout",source_namespace="",tls="false"} 2`,
+		`propwatch_chain_broken_total{destination="orders",destination_namespace="",protocol="kafka",reason="dropped",source="checkout",source_namespace="",tls="false"} 1`,
 		`propwatch_chain_evictions_total 7`,
 	} {
 		if !strings.Contains(string(body), want) {

@@ -154,18 +154,18 @@ func TestGapMetrics(t *testing.T) {
 	want := `
 # HELP propwatch_coverage_gaps_total Input of the pair seen on the wire but not read (a Kafka batch cut by the capture, a codec error, an unknown topic id, ...), by reason. Gaps are not requests and never count as missing context: while this grows, the pair's counts are a lower bound.
 # TYPE propwatch_coverage_gaps_total counter
-propwatch_coverage_gaps_total{destination="orders",destination_namespace="",protocol="kafka",reason="kafka.batch_truncated",source="checkout",source_namespace=""} 1
-propwatch_coverage_gaps_total{destination="orders",destination_namespace="",protocol="kafka",reason="kafka.codec_error",source="checkout",source_namespace=""} 2
-propwatch_coverage_gaps_total{destination="billing",destination_namespace="",protocol="kafka",reason="kafka.unknown_topic_id",source="orders",source_namespace=""} 1
+propwatch_coverage_gaps_total{destination="orders",destination_namespace="",protocol="kafka",reason="kafka.batch_truncated",source="checkout",source_namespace="",tls="false"} 1
+propwatch_coverage_gaps_total{destination="orders",destination_namespace="",protocol="kafka",reason="kafka.codec_error",source="checkout",source_namespace="",tls="false"} 2
+propwatch_coverage_gaps_total{destination="billing",destination_namespace="",protocol="kafka",reason="kafka.unknown_topic_id",source="orders",source_namespace="",tls="false"} 1
 # HELP propwatch_coverage_gap_records_total Records (requests) hidden by the pair's coverage gaps, where their number was known.
 # TYPE propwatch_coverage_gap_records_total counter
-propwatch_coverage_gap_records_total{destination="orders",destination_namespace="",protocol="kafka",source="checkout",source_namespace=""} 15
-propwatch_coverage_gap_records_total{destination="billing",destination_namespace="",protocol="kafka",source="orders",source_namespace=""} 7
+propwatch_coverage_gap_records_total{destination="orders",destination_namespace="",protocol="kafka",source="checkout",source_namespace="",tls="false"} 15
+propwatch_coverage_gap_records_total{destination="billing",destination_namespace="",protocol="kafka",source="orders",source_namespace="",tls="false"} 7
 # HELP propwatch_requests_total Requests observed from source to destination, with or without trace context.
 # TYPE propwatch_requests_total counter
-propwatch_requests_total{destination="orders",destination_namespace="",protocol="kafka",source="checkout",source_namespace=""} 4
-propwatch_requests_total{destination="billing",destination_namespace="",protocol="kafka",source="orders",source_namespace=""} 0
-propwatch_requests_total{destination="api",destination_namespace="",protocol="http",source="web",source_namespace=""} 2
+propwatch_requests_total{destination="orders",destination_namespace="",protocol="kafka",source="checkout",source_namespace="",tls="false"} 4
+propwatch_requests_total{destination="billing",destination_namespace="",protocol="kafka",source="orders",source_namespace="",tls="false"} 0
+propwatch_requests_total{destination="api",destination_namespace="",protocol="http",source="web",source_namespace="",tls="false"} 2
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want),
 		"propwatch_coverage_gaps_total", "propwatch_coverage_gap_records_total", "propwatch_requests_total"); err != nil {

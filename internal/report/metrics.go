@@ -11,8 +11,18 @@ import (
 )
 
 // pairLabels name a pair in every per-pair metric; the namespaces are
-// empty off-cluster (see PairKey).
-var pairLabels = []string{"source", "destination", "protocol", "source_namespace", "destination_namespace"}
+// empty off-cluster, tls is "true" for requests read at a TLS library and
+// "false" for socket bytes (see PairKey).
+var pairLabels = []string{"source", "destination", "protocol", "source_namespace", "destination_namespace", "tls"}
+
+// tlsLabel is the tls label's value: always set, so that a query can
+// select either side without matching on an absent label.
+func tlsLabel(tls bool) string {
+	if tls {
+		return "true"
+	}
+	return "false"
+}
 
 func pairDesc(name, help string, extra ...string) *prometheus.Desc {
 	return prometheus.NewDesc(name, help, append(append([]string(nil), pairLabels...), extra...), nil)
@@ -136,7 +146,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for i := range s.Pairs {
 		p := &s.Pairs[i]
-		pl := []string{p.Source, p.Destination, p.Protocol, p.SourceNamespace, p.DestinationNamespace}
+		pl := []string{p.Source, p.Destination, p.Protocol, p.SourceNamespace, p.DestinationNamespace, tlsLabel(p.TLS)}
 		// with is the pair's labels and one more.
 		with := func(extra string) []string { return append(pl[:len(pl):len(pl)], extra) }
 		counter(descRequests, p.Requests, pl...)

@@ -56,20 +56,20 @@ func TestCollectorOutput(t *testing.T) {
 		Lost:   func() map[string]uint64 { return map[string]uint64{"ringbuf_full": 4} },
 		Errors: func() map[string]uint64 { return map[string]uint64{"head_hold": 0, "owner": 2} },
 	})
-	const ab = `destination="checkout",destination_namespace="",protocol="http",source="frontend",source_namespace=""`
+	const ab = `destination="checkout",destination_namespace="",protocol="http",source="frontend",source_namespace="",tls="false"`
 	want := `
 # HELP propwatch_requests_total Requests observed from source to destination, with or without trace context.
 # TYPE propwatch_requests_total counter
-propwatch_requests_total{destination="(overflow)",destination_namespace="",protocol="http",source="(overflow)",source_namespace=""} 1
-propwatch_requests_total{destination="cart",destination_namespace="",protocol="http",source="frontend",source_namespace=""} 1
+propwatch_requests_total{destination="(overflow)",destination_namespace="",protocol="http",source="(overflow)",source_namespace="",tls="false"} 1
+propwatch_requests_total{destination="cart",destination_namespace="",protocol="http",source="frontend",source_namespace="",tls="false"} 1
 propwatch_requests_total{` + ab + `} 2
 # HELP propwatch_context_invalid_total Requests whose trace context was present but unusable, by the defect that made it so; the receiver starts a new trace.
 # TYPE propwatch_context_invalid_total counter
-propwatch_context_invalid_total{destination="checkout",destination_namespace="",protocol="http",reason="traceparent.bad_hex",source="frontend",source_namespace=""} 1
+propwatch_context_invalid_total{destination="checkout",destination_namespace="",protocol="http",reason="traceparent.bad_hex",source="frontend",source_namespace="",tls="false"} 1
 # HELP propwatch_defects_total Propagation defects found in requests (traceparent, tracestate, baggage syntax, header framing, formats naming different traces, ...), by defect code. A request counts once under each of its defects.
 # TYPE propwatch_defects_total counter
-propwatch_defects_total{destination="checkout",destination_namespace="",protocol="http",reason="baggage.oversized_bytes",source="frontend",source_namespace=""} 1
-propwatch_defects_total{destination="checkout",destination_namespace="",protocol="http",reason="traceparent.bad_hex",source="frontend",source_namespace=""} 1
+propwatch_defects_total{destination="checkout",destination_namespace="",protocol="http",reason="baggage.oversized_bytes",source="frontend",source_namespace="",tls="false"} 1
+propwatch_defects_total{destination="checkout",destination_namespace="",protocol="http",reason="traceparent.bad_hex",source="frontend",source_namespace="",tls="false"} 1
 # HELP propwatch_baggage_bytes Size in bytes of the W3C baggage of requests that carried any, all baggage headers combined.
 # TYPE propwatch_baggage_bytes histogram
 propwatch_baggage_bytes_bucket{` + ab + `,le="128"} 0
@@ -99,8 +99,8 @@ propwatch_parse_failures_total{reason="http.not_http"} 1
 propwatch_pairs_folded_total 1
 # HELP propwatch_truncated_heads_total Requests whose header block was cut by the capture before its end; what followed the cut was not judged.
 # TYPE propwatch_truncated_heads_total counter
-propwatch_truncated_heads_total{destination="(overflow)",destination_namespace="",protocol="http",source="(overflow)",source_namespace=""} 1
-propwatch_truncated_heads_total{destination="cart",destination_namespace="",protocol="http",source="frontend",source_namespace=""} 1
+propwatch_truncated_heads_total{destination="(overflow)",destination_namespace="",protocol="http",source="(overflow)",source_namespace="",tls="false"} 1
+propwatch_truncated_heads_total{destination="cart",destination_namespace="",protocol="http",source="frontend",source_namespace="",tls="false"} 1
 propwatch_truncated_heads_total{` + ab + `} 0
 `
 	err := testutil.CollectAndCompare(c, strings.NewReader(want),
@@ -231,7 +231,7 @@ func TestHandler(t *testing.T) {
 		t.Fatalf("/metrics: %d", code)
 	}
 	for _, want := range []string{
-		`propwatch_requests_total{destination="checkout",destination_namespace="",protocol="http",source="frontend",source_namespace=""} 2`,
+		`propwatch_requests_total{destination="checkout",destination_namespace="",protocol="http",source="frontend",source_namespace="",tls="false"} 2`,
 		"go_goroutines", "process_start_time_seconds", "propwatch_pairs_folded_total 1",
 	} {
 		if !strings.Contains(body, want) {

@@ -83,9 +83,9 @@ func TestNamespaces(t *testing.T) {
 	rec := httptest.NewRecorder()
 	Handler(NewCollector(a, KernelCounters{})).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	for _, want := range []string{
-		`propwatch_requests_total{destination="inventory",destination_namespace="shop",protocol="http",source="checkout",source_namespace="shop"} 4`,
-		`propwatch_requests_total{destination="inventory",destination_namespace="staging",protocol="http",source="checkout",source_namespace="staging"} 2`,
-		`propwatch_requests_total{destination="inventory",destination_namespace="",protocol="http",source="checkout",source_namespace=""} 1`,
+		`propwatch_requests_total{destination="inventory",destination_namespace="shop",protocol="http",source="checkout",source_namespace="shop",tls="false"} 4`,
+		`propwatch_requests_total{destination="inventory",destination_namespace="staging",protocol="http",source="checkout",source_namespace="staging",tls="false"} 2`,
+		`propwatch_requests_total{destination="inventory",destination_namespace="",protocol="http",source="checkout",source_namespace="",tls="false"} 1`,
 	} {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("/metrics lacks %s", want)

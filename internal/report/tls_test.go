@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -102,5 +103,31 @@ func TestTLSPairs(t *testing.T) {
 	}
 	if len(m.Pairs) != 2 || m.Pairs[0].Key() != plain || m.Pairs[0].Requests != 8 || m.Pairs[1].Requests != 2 {
 		t.Errorf("merge with an old report: %+v", m.Pairs)
+	}
+}
+
+// TestTLSMetrics: every per-pair series has a tls label, "true" on the
+// pair read at a TLS library and "false" on the socket's.
+func TestTLSMetrics(t *testing.T) {
+	a, _, _ := tlsAggregator()
+	rec := httptest.NewRecorder()
+	Handler(NewCollector(a, KernelCounters{})).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	const labels = `destination="inventory",destination_namespace="",protocol="http",source="checkout",source_namespace=""`
+	for _, want := range []string{
+		`propwatch_requests_total{` + labels + `,tls="false"} 3`,
+		`propwatch_requests_total{` + labels + `,tls="true"} 2`,
+		`propwatch_context_missing_total{` + labels + `,tls="false"} 3`,
+		`propwatch_context_missing_total{` + labels + `,tls="true"} 0`,
+		`propwatch_chain_broken_total{destination="inventory",destination_namespace="",protocol="http",reason="new_root",source="checkout",source_namespace="",tls="true"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if strings.Contains(line, `source="checkout"`) && !strings.Contains(line, `,tls="`) {
+			t.Errorf("series without a tls label: %s", line)
+		}
 	}
 }
