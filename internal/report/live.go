@@ -153,7 +153,7 @@ func (l *Live) table(s Snapshot, lost map[string]uint64, now time.Time) {
 	// names sanitizing leaves (wide CJK runes aside).
 	// The FIX column is last and gets what is left of the line: the
 	// pair's name goes first.
-	const fixed = 1 + 6 + 5*(1+10) + 4*(1+8) + 1
+	const fixed = 1 + protoWidth + 5*(1+10) + 4*(1+8) + 1
 	width := utf8.RuneCountInString(pairHeader)
 	for i := range pairs {
 		width = max(width, utf8.RuneCountInString(pairName(&pairs[i])))
@@ -169,12 +169,12 @@ func (l *Live) table(s Snapshot, lost map[string]uint64, now time.Time) {
 		l.line(h, cols)
 	}
 	l.line("", cols)
-	l.line(fmt.Sprintf("%-*s %-6s %10s %10s %8s %10s %10s %8s %8s %8s %10s  %s", width,
-		pairHeader, "PROTO", "REQS", "MISSING %", "BROKEN", "INVALID %", "OVERSIZED", "PII", "TRUNC", "GAPS", "BAGGAGE/s", "FIX"), cols)
+	l.line(fmt.Sprintf("%-*s %-*s %10s %10s %8s %10s %10s %8s %8s %8s %10s  %s", width,
+		pairHeader, protoWidth, "PROTO", "REQS", "MISSING %", "BROKEN", "INVALID %", "OVERSIZED", "PII", "TRUNC", "GAPS", "BAGGAGE/s", "FIX"), cols)
 	for i := range pairs {
 		p := &pairs[i]
-		l.line(fmt.Sprintf("%-*s %-6s %10d %10s %8d %10s %10d %8d %8d %8d %10s  %s", width,
-			pairCell(p, width), cut(p.Protocol, 6), p.Requests, pct(p.MissingContext, p.Requests), p.BrokenChain(),
+		l.line(fmt.Sprintf("%-*s %-*s %10d %10s %8d %10s %10d %8d %8d %8d %10s  %s", width,
+			pairCell(p, width), protoWidth, cut(protoName(p), protoWidth), p.Requests, pct(p.MissingContext, p.Requests), p.BrokenChain(),
 			pct(p.InvalidContext, p.Requests), p.OversizedBaggage, p.PIITotal(), p.Truncated, p.GapTotal(),
 			bytesRate(l.baggageRate(p, now)), p.Hint().Words()), cols)
 	}
@@ -317,6 +317,19 @@ func pct(n, d uint64) string {
 	return strconv.FormatFloat(100*float64(n)/float64(d), 'f', 1, 64)
 }
 
+// protoWidth is the PROTO column's: "http2+tls" and "kafka+tls" fit.
+const protoWidth = 9
+
+// protoName is the pair's protocol as the table shows it: "+tls" marks a
+// pair read at a TLS library, which sits beside the same ends' socket
+// pair and must not look like a duplicate row.
+func protoName(p *PairStats) string {
+	if p.TLS {
+		return p.Protocol + "+tls"
+	}
+	return p.Protocol
+}
+
 func pairName(p *PairStats) string { return sourceName(p) + " → " + destinationName(p) }
 
 // sourceName and destinationName are the pair's ends as shown: with their
@@ -406,6 +419,11 @@ func (l *Live) lines(s Snapshot, lost map[string]uint64, now time.Time) {
 		if p.SourceNamespace != "" || p.DestinationNamespace != "" {
 			fmt.Fprintf(b, " source_namespace=%s destination_namespace=%s",
 				logValue(p.SourceNamespace), logValue(p.DestinationNamespace))
+		}
+		if p.TLS {
+			// Only when set, as the namespaces: socket pairs' lines
+			// stay as they were.
+			b.WriteString(" tls=true")
 		}
 		if h := p.Hint(); h != "" {
 			// The code to grep, and the words a reader acts on.

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/propwatch/propwatch/internal/chain"
 	"github.com/propwatch/propwatch/internal/parse"
@@ -129,5 +130,61 @@ func TestTLSMetrics(t *testing.T) {
 		if strings.Contains(line, `source="checkout"`) && !strings.Contains(line, `,tls="`) {
 			t.Errorf("series without a tls label: %s", line)
 		}
+	}
+}
+
+// TestTLSLive: the live table marks the TLS pair's protocol "http+tls" in
+// a column wide enough for every protocol so marked; the plain lines add
+// tls=true to its line only.
+func TestTLSLive(t *testing.T) {
+	a, _, _ := tlsAggregator()
+	k := PairKey{Source: "orders", Destination: "payments-topic", Protocol: "kafka", TLS: true}
+	recordN(a, k, 1, parse.Valid)
+	var buf bytes.Buffer
+	l := NewLive(&buf, true, t0)
+	if err := l.Render(a.Snapshot(), nil, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(ansi.ReplaceAllString(buf.String(), ""), "\n"), "\n")
+	want := [][]string{
+		{"checkout", "→", "inventory", "http", "3", "100.0"},
+		{"checkout", "→", "inventory", "http+tls", "2", "0.0"},
+		{"orders", "→", "payments-topic", "kafka+tls", "1", "0.0"},
+	}
+	rows := lines[3:]
+	if len(rows) != len(want) {
+		t.Fatalf("%d rows, want %d:\n%s", len(rows), len(want), strings.Join(lines, "\n"))
+	}
+	col := len([]rune(lines[2][:strings.Index(lines[2], "PROTO")]))
+	reqs := len([]rune(lines[2][:strings.Index(lines[2], "REQS")+len("REQS")]))
+	for i, w := range want {
+		if got := strings.Fields(rows[i])[:len(w)]; strings.Join(got, " ") != strings.Join(w, " ") {
+			t.Errorf("row %d = %q, want %q", i, rows[i], strings.Join(w, " "))
+		}
+		r := []rune(rows[i])
+		if !strings.HasPrefix(string(r[col:]), w[3]+" ") || r[reqs-1] != []rune(w[4])[0] {
+			t.Errorf("row %d misaligned: %q", i, rows[i])
+		}
+	}
+
+	buf.Reset()
+	l = NewLive(&buf, false, t0)
+	if err := l.Render(a.Snapshot(), nil, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	var tlsLines, plainLines int
+	for _, ln := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+		switch {
+		case !strings.Contains(ln, "kind=pair"):
+		case strings.HasSuffix(ln, " tls=true") || strings.Contains(ln, " tls=true "):
+			tlsLines++
+		case strings.Contains(ln, "tls="):
+			t.Errorf("socket pair line with tls: %s", ln)
+		default:
+			plainLines++
+		}
+	}
+	if tlsLines != 2 || plainLines != 1 {
+		t.Errorf("%d tls and %d socket pair lines, want 2 and 1:\n%s", tlsLines, plainLines, buf.String())
 	}
 }
