@@ -138,6 +138,9 @@ const (
 	AttrSuspectKeys = "propwatch.suspect_keys"
 	AttrTruncated   = "propwatch.truncated"
 	AttrChain       = "propwatch.chain"
+	// AttrTLS is true on a request read as plaintext at a TLS library,
+	// and absent on socket bytes, as the namespaces are off-cluster.
+	AttrTLS = "propwatch.tls"
 )
 
 // attributes builds the span's attributes. Optional ones are left out when
@@ -158,6 +161,9 @@ func (e *evidence) attributes(findings []string) []attribute.KeyValue {
 	}
 	if pair.DestinationNamespace != "" {
 		attrs = append(attrs, attribute.String(AttrDestinationNamespace, pair.DestinationNamespace))
+	}
+	if pair.TLS {
+		attrs = append(attrs, attribute.Bool(AttrTLS, true))
 	}
 	if e.ndefects > 0 {
 		codes := make([]string, e.ndefects)

@@ -265,3 +265,41 @@ func TestSanitizedPair(t *testing.T) {
 		}
 	}
 }
+
+// TestSpanTLS: a request read at a TLS library has propwatch.tls=true on
+// its span; one read from socket bytes has no such attribute.
+func TestSpanTLS(t *testing.T) {
+	rec := &recorder{}
+	x := newTestExporter(t, rec, nil)
+	head := "GET / HTTP/1.1\r\nHost: x\r\ntraceparent: " + testTP + "\r\nbaggage: password=1\r\n\r\n"
+	tlsPair := testPair
+	tlsPair.TLS = true
+	x.Evidence(time.Now(), testPair, judge(t, head), "")
+	x.Evidence(time.Now(), tlsPair, judge(t, head), "")
+	x.Shutdown(context.Background())
+	spans := rec.got()
+	if len(spans) != 2 {
+		t.Fatalf("%d spans, want 2", len(spans))
+	}
+	var tls, plain int
+	for _, sp := range spans {
+		var v attribute.Value
+		var found bool
+		for _, kv := range sp.Attributes {
+			if kv.Key == AttrTLS {
+				v, found = kv.Value, true
+			}
+		}
+		switch {
+		case !found:
+			plain++
+		case v.Type() == attribute.BOOL && v.AsBool():
+			tls++
+		default:
+			t.Errorf("%s = %s", AttrTLS, v.String())
+		}
+	}
+	if tls != 1 || plain != 1 {
+		t.Errorf("%d spans with %s=true and %d without, want 1 and 1", tls, AttrTLS, plain)
+	}
+}
