@@ -40,7 +40,7 @@ func (a *Audit) WriteText(w io.Writer, top int) error {
 		if pii == "" {
 			pii = "-"
 		}
-		fmt.Fprintf(tw, "%s -> %s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", p.SourceName(), p.DestinationName(), p.Protocol,
+		fmt.Fprintf(tw, "%s -> %s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", p.SourceName(), p.DestinationName(), p.ShownProtocol(),
 			p.Requests, pct(p.MissingRate()), pct(p.BrokenRate()), pct(p.InvalidRate()), p.OversizedBaggage,
 			pii, strings.Join(p.Nodes, ","))
 	}

@@ -174,7 +174,7 @@ func (l *Live) table(s Snapshot, lost map[string]uint64, now time.Time) {
 	for i := range pairs {
 		p := &pairs[i]
 		l.line(fmt.Sprintf("%-*s %-*s %10d %10s %8d %10s %10d %8d %8d %8d %10s  %s", width,
-			pairCell(p, width), protoWidth, cut(protoName(p), protoWidth), p.Requests, pct(p.MissingContext, p.Requests), p.BrokenChain(),
+			pairCell(p, width), protoWidth, cut(ShownProtocol(p.Protocol, p.TLS), protoWidth), p.Requests, pct(p.MissingContext, p.Requests), p.BrokenChain(),
 			pct(p.InvalidContext, p.Requests), p.OversizedBaggage, p.PIITotal(), p.Truncated, p.GapTotal(),
 			bytesRate(l.baggageRate(p, now)), p.Hint().Words()), cols)
 	}
@@ -319,16 +319,6 @@ func pct(n, d uint64) string {
 
 // protoWidth is the PROTO column's: "http2+tls" and "kafka+tls" fit.
 const protoWidth = 9
-
-// protoName is the pair's protocol as the table shows it: "+tls" marks a
-// pair read at a TLS library, which sits beside the same ends' socket
-// pair and must not look like a duplicate row.
-func protoName(p *PairStats) string {
-	if p.TLS {
-		return p.Protocol + "+tls"
-	}
-	return p.Protocol
-}
 
 func pairName(p *PairStats) string { return sourceName(p) + " → " + destinationName(p) }
 

@@ -508,6 +508,21 @@ func (p *ReportPair) DestinationName() string {
 	return QualifiedName(p.DestinationNamespace, p.Destination)
 }
 
+// ShownProtocol is the pair's protocol as people are shown it: see
+// ShownProtocol.
+func (p *ReportPair) ShownProtocol() string { return ShownProtocol(p.Protocol, p.TLS) }
+
+// ShownProtocol is a pair's protocol as tables and pages show it: "+tls"
+// marks a pair read at a TLS library ("http+tls", "kafka+tls"), which
+// stands beside the same ends' socket pair and must not look like its
+// duplicate. Metrics and reports keep the protocol and a tls field apart.
+func ShownProtocol(protocol string, tls bool) string {
+	if tls {
+		return protocol + "+tls"
+	}
+	return protocol
+}
+
 // QualifiedName is a service as shown where two namespaces may each run
 // one of that name: "namespace/name", or the name alone off-cluster
 // (Kubernetes names cannot hold '/').
