@@ -9,11 +9,15 @@ import (
 
 // dedupeKey names one request on one connection: its client and server
 // ends, the network namespace for loopback (whose addresses repeat in every
-// namespace), and a hash of the head's bytes. A keep-alive connection that
-// repeats a request repeats the key; the counts in dedupeEntry handle that.
+// namespace), whether it was read at a TLS library (so that an end's TLS
+// plaintext never consumes the match of the other end's socket bytes:
+// they are different pairs), and a hash of the head's bytes. A keep-alive
+// connection that repeats a request repeats the key; the counts in
+// dedupeEntry handle that.
 type dedupeKey struct {
 	client, server netip.AddrPort
 	netns          uint32
+	tls            bool
 	sum            uint64
 }
 

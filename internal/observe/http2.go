@@ -107,7 +107,7 @@ func (o *Observer) initHTTP2() {
 
 // http2Event reads one HTTP/2 event of the client direction.
 func (o *Observer) http2Event(ev *loader.Event, now time.Time) {
-	key := streamKey{ev.Sock, ev.Direction}
+	key := streamOf(ev)
 	c, ok := o.h2.conns.Get(key)
 	if !ok {
 		if !ev.Start {

@@ -130,6 +130,8 @@ type kafkaConn struct {
 	// both: both ends are on this host and may both be seen, so the
 	// frame must be counted once.
 	both bool
+	// tls: the frame was read at a TLS library (Event.TLS).
+	tls bool
 }
 
 // kframe is a Kafka frame in reassembly.
@@ -229,6 +231,7 @@ type kafkaState struct {
 	// The frame being decoded, for the decoder's callbacks; lastPair is
 	// the pair of its last record, whose topic was lastTopic.
 	produce   bool
+	tls       bool // the frame was read at a TLS library
 	client    identity.Name
 	clientPID uint32 // the client's pid when it is a local process, else 0
 	now       int64  // UnixNano of the frame's judgement
@@ -291,7 +294,7 @@ func (o *Observer) initKafka() {
 // kafkaEvent consumes one Kafka event.
 func (o *Observer) kafkaEvent(ev *loader.Event, now time.Time) {
 	k := &o.kafka
-	key := streamKey{ev.Sock, ev.Direction}
+	key := streamOf(ev)
 	f, pending := k.frames.Peek(key)
 	if ev.Start {
 		if pending {
@@ -374,10 +377,10 @@ func (o *Observer) kafkaStart(ev *loader.Event, key streamKey, now time.Time) {
 	c := kafkaConn{
 		dir: ev.Direction, tgid: ev.TGID, netns: ev.NetNS, comm: ev.Comm,
 		peerTGID: ev.PeerTGID, peerComm: ev.PeerComm, local: ev.Local, remote: ev.Remote,
-		apiKey: ev.KafkaAPIKey, apiVer: ev.KafkaAPIVersion,
+		apiKey: ev.KafkaAPIKey, apiVer: ev.KafkaAPIVersion, tls: ev.TLS,
 	}
 	loopback := ev.Remote.Addr().IsLoopback()
-	c.both = (!loopback || o.cfg.LoopbackBothEnds) && o.cfg.Local.Has(ev.Remote.Addr())
+	c.both = (!loopback || o.bothEnds(ev)) && o.cfg.Local.Has(ev.Remote.Addr())
 	cut := len(ev.Data) < ev.Len
 	want := 0
 	if len(ev.Data) >= 4 {
@@ -549,7 +552,7 @@ func (o *Observer) kafkaFirst(c *kafkaConn, data []byte, now time.Time) bool {
 	if c.dir == loader.Ingress {
 		sender, receiver = c.remote, c.local
 	}
-	k := dedupeKey{client: sender, server: receiver,
+	k := dedupeKey{client: sender, server: receiver, tls: c.tls,
 		sum: maphash.Bytes(o.seed, data[:min(len(data), kafkaDedupePrefix)]) ^ kafkaDedupeSalt}
 	if c.remote.Addr().IsLoopback() {
 		k.netns = c.netns
@@ -570,7 +573,7 @@ func (o *Observer) kafkaJudge(key streamKey, c *kafkaConn, data []byte, cause ga
 	}
 	complete := cause == causeNone
 	k.cause, k.lastTopic, k.lastPair = cause, "", report.PairKey{}
-	k.produce = c.apiKey == apiRequest
+	k.produce, k.tls = c.apiKey == apiRequest, c.tls
 	// The client is this event's process when it sent the request or
 	// received the response; otherwise the event is the broker's, and the
 	// client is its peer.
@@ -697,9 +700,9 @@ func (o *Observer) kafkaGap(g kafka.Gap) {
 // pair is the pair of a record of the frame being decoded.
 func (k *kafkaState) pair(topic string) report.PairKey {
 	if k.produce {
-		return pairKey(k.client, identity.Name{Service: topic}, ProtocolKafka)
+		return pairKey(k.client, identity.Name{Service: topic}, ProtocolKafka, k.tls)
 	}
-	return pairKey(identity.Name{Service: topic}, k.client, ProtocolKafka)
+	return pairKey(identity.Name{Service: topic}, k.client, ProtocolKafka, k.tls)
 }
 
 // topicName is the name a topic stands under in a pair. Topic names are

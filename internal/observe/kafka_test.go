@@ -67,6 +67,7 @@ type kend struct {
 	local, remote netip.AddrPort
 	dir           loader.Direction
 	key, version  int16 // of the request a response answers
+	tls           bool  // read at a TLS library
 }
 
 // producer is checkout writing requests to the broker over loopback.
@@ -102,7 +103,7 @@ func (f *fixture) kafka(e kend, frame []byte, sizes ...int) {
 		}
 		ev := &loader.Event{TGID: e.tgid, PeerTGID: e.peer, Sock: e.sock, FD: uint32(e.sock), Local: e.local, Remote: e.remote,
 			Direction: e.dir, Protocol: loader.Kafka, Start: start, KafkaAPIKey: -1, KafkaAPIVersion: -1,
-			Len: n, Data: frame[:n]}
+			TLS: e.tls, Len: n, Data: frame[:n]}
 		if half {
 			ev.Data = frame[:n/2]
 		}

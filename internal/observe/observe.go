@@ -78,13 +78,18 @@ type Config struct {
 	MaxQueued int
 	// HeadDone, when set, is told that a head ended before the chunk did,
 	// so the kernel can stop copying the chunks that follow (the body).
+	// tls says which of the fd's streams: the kernel keeps the plaintext
+	// read at a TLS library apart from the socket's bytes.
 	HeadDone func(tgid, fd uint32, dir loader.Direction, tls bool)
 	// Owner, when set, is asked for the process behind the sending end of
 	// a loopback connection that an event did not name (Loader.Owner).
 	Owner func(netns uint32, local, remote netip.AddrPort) (tgid uint32, comm [16]byte, ok bool)
 	// LoopbackBothEnds says that the kernel emits loopback requests at
 	// both ends, so they must be matched and counted once here. By default
-	// it emits only the receiving end, and nothing needs matching.
+	// it emits only the receiving end, and nothing needs matching. Events
+	// read at a TLS library (Event.TLS) are always emitted at both ends,
+	// whatever this says: the receiver's library may not be readable, so
+	// the sender's plaintext is not left to it (see bothEnds).
 	LoopbackBothEnds bool
 
 	// KafkaMaxFrame is the most bytes of one Kafka frame the capture ships
@@ -171,10 +176,23 @@ type Observer struct {
 	sends     sendQueue // Kafka records sent, waiting to be classified and shown as evidence
 }
 
+// streamKey names one direction of a connection's bytes as the kernel
+// ships them: a socket's, or the plaintext read at its TLS library (tls),
+// which are two streams of one socket and must never be joined.
 type streamKey struct {
 	sock uint64
 	dir  loader.Direction
+	tls  bool
 }
+
+// streamOf is the stream ev belongs to.
+func streamOf(ev *loader.Event) streamKey { return streamKey{ev.Sock, ev.Direction, ev.TLS} }
+
+// bothEnds reports whether the kernel emits ev's kind of event at both
+// ends of a loopback connection: always for plaintext read at a TLS
+// library, otherwise only when the loader was told to
+// (Config.LoopbackBothEnds).
+func (o *Observer) bothEnds(ev *loader.Event) bool { return o.cfg.LoopbackBothEnds || ev.TLS }
 
 // stream is a head in reassembly: the chunks of it seen so far.
 type stream struct {
@@ -225,9 +243,11 @@ func New(cfg Config) *Observer {
 func (o *Observer) Handle(ev *loader.Event, now time.Time) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.cfg.LoopbackBothEnds || !ev.Remote.Addr().IsLoopback() {
-		// Only the receiving end of a loopback connection emits, so no
-		// event will ever ask who owns this end.
+	if o.bothEnds(ev) || !ev.Remote.Addr().IsLoopback() {
+		// Otherwise only the receiving end of a loopback connection
+		// emits, so no event will ever ask who owns this end. A TLS
+		// event's sending end is learnt: the receiver's event may not
+		// name its peer.
 		o.cfg.Owners.Learn(ev.NetNS, ev.Local, ev.Remote, identity.Owner{TGID: ev.TGID, Comm: ev.Comm})
 	}
 	// Name the process now, while it surely runs: a short-lived client is
@@ -242,7 +262,7 @@ func (o *Observer) Handle(ev *loader.Event, now time.Time) {
 		return
 	}
 
-	key := streamKey{ev.Sock, ev.Direction}
+	key := streamOf(ev)
 	st, pending := o.streams.Peek(key)
 	gap := len(ev.Data) < ev.Len
 	var data []byte
@@ -376,15 +396,17 @@ func (o *Observer) request(ev *loader.Event, h *http1.Head, raw []byte, now time
 }
 
 // firstEnd reports whether this end is the first of a local connection
-// to show the request raw (always, for a connection that is not local).
+// to show the request raw (always, for a connection that is not local,
+// or a loopback one whose other end the kernel does not emit). A request
+// whose other end is never seen is counted once, by this end.
 func (o *Observer) firstEnd(ev *loader.Event, raw []byte, now time.Time) bool {
 	client, server := ev.Local, ev.Remote
 	if ev.Direction == loader.Ingress {
 		client, server = ev.Remote, ev.Local
 	}
 	loopback := ev.Remote.Addr().IsLoopback()
-	if (!loopback || o.cfg.LoopbackBothEnds) && o.cfg.Local.Has(ev.Remote.Addr()) {
-		k := dedupeKey{client: client, server: server, sum: maphash.Bytes(o.seed, raw)}
+	if (!loopback || o.bothEnds(ev)) && o.cfg.Local.Has(ev.Remote.Addr()) {
+		k := dedupeKey{client: client, server: server, tls: ev.TLS, sum: maphash.Bytes(o.seed, raw)}
 		if loopback {
 			k.netns = ev.NetNS
 		}
@@ -472,9 +494,9 @@ func (o *Observer) name(r *record) {
 	queued := r.queuedAt()
 	self := o.service(r.tgid, r.comm[:], queued)
 	peer, peerPID := o.peer(r, queued)
-	k := pairKey(self, peer, r.proto.String())
+	k := pairKey(self, peer, r.proto.String(), r.tls)
 	if r.dir == loader.Ingress {
-		k = pairKey(peer, self, r.proto.String())
+		k = pairKey(peer, self, r.proto.String(), r.tls)
 	}
 	if r.proto == protoHPACKGap {
 		o.cfg.Aggregator.Gap(k, GapHPACKStateUnknown, 1)
@@ -492,10 +514,11 @@ func (o *Observer) name(r *record) {
 	}
 }
 
-// pairKey is the key of the pair from src to dst.
-func pairKey(src, dst identity.Name, protocol string) report.PairKey {
+// pairKey is the key of the pair from src to dst; tls says the requests
+// were read at a TLS library.
+func pairKey(src, dst identity.Name, protocol string, tls bool) report.PairKey {
 	return report.PairKey{Source: src.Service, Destination: dst.Service, Protocol: protocol,
-		SourceNamespace: src.Namespace, DestinationNamespace: dst.Namespace}
+		SourceNamespace: src.Namespace, DestinationNamespace: dst.Namespace, TLS: tls}
 }
 
 // peer names the other end: the local process that owns it (and returns

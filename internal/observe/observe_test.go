@@ -43,6 +43,7 @@ type fixture struct {
 type doneCall struct {
 	tgid, fd uint32
 	dir      loader.Direction
+	tls      bool
 }
 
 func newFixture(t *testing.T, mod func(*Config)) *fixture {
@@ -73,8 +74,8 @@ func newFixtureIn(t *testing.T, root string, mod func(*Config)) *fixture {
 	cfg := Config{
 		Aggregator: f.agg,
 		Resolver:   identity.NewResolver(identity.Config{ProcRoot: root}),
-		HeadDone: func(tgid, fd uint32, dir loader.Direction, _ bool) {
-			f.done = append(f.done, doneCall{tgid, fd, dir})
+		HeadDone: func(tgid, fd uint32, dir loader.Direction, tls bool) {
+			f.done = append(f.done, doneCall{tgid, fd, dir, tls})
 		},
 		// These tests play both ends of loopback connections; the
 		// kernel's default, the receiving end only, has tests of its own.
@@ -213,7 +214,7 @@ func TestBodyIsNotRead(t *testing.T) {
 	if p.Requests != 1 || len(s.ParseFailures) != 0 {
 		t.Fatalf("pair %+v failures %v", p, s.ParseFailures)
 	}
-	if len(f.done) != 1 || f.done[0] != (doneCall{clientPID, 1, loader.Egress}) {
+	if len(f.done) != 1 || f.done[0] != (doneCall{clientPID, 1, loader.Egress, false}) {
 		t.Fatalf("HeadDone calls %v", f.done)
 	}
 }

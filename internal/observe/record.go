@@ -32,6 +32,7 @@ const maxHost = 128
 type record struct {
 	queued        int64 // UnixNano
 	dir           loader.Direction
+	tls           bool // read at a TLS library (Event.TLS)
 	tgid, netns   uint32
 	comm          [16]byte
 	peerTGID      uint32
@@ -87,7 +88,7 @@ type tally struct {
 }
 
 func (r *record) set(ev *loader.Event, v *parse.Verdict, codes *codeTable) {
-	r.dir, r.tgid, r.netns, r.comm = ev.Direction, ev.TGID, ev.NetNS, ev.Comm
+	r.dir, r.tls, r.tgid, r.netns, r.comm = ev.Direction, ev.TLS, ev.TGID, ev.NetNS, ev.Comm
 	r.peerTGID, r.peerComm = ev.PeerTGID, ev.PeerComm
 	r.local, r.remote = packAddr(ev.Local), packAddr(ev.Remote)
 	r.hostLen = 0
