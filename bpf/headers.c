@@ -638,6 +638,29 @@ static __always_inline int tls_begin(__u64 ssl, __u64 buf, __u64 len, __u64 outl
 }
 
 /*
+ * tls_await keeps a call on an SSL* not tied yet for the caller's own next
+ * socket write (tls_window), which ties it: with the plaintext of a write
+ * (n bytes at buf) to put in place of that write's ciphertext, or none
+ * (n 0: any call that returned, so that the handshake's first write ties
+ * the SSL* before a request is written: Node.js frees the plaintext it
+ * held back during the handshake once SSL_write has taken it). The first
+ * write waiting stays: a request's head is written before its body.
+ */
+static __always_inline int tls_await(__u64 id, __u64 ssl, __u64 buf, __u64 n)
+{
+	struct tls_call a = {.ssl = ssl, .buf = buf, .len = n, .state = TLS_AWAIT,
+			     .dir = DIR_EGRESS};
+	struct tls_call *old = bpf_map_lookup_elem(&pw_tls_awaits, &id);
+
+	a.t_ns = bpf_ktime_get_ns();
+	if (old && old->ssl == ssl && a.t_ns - old->t_ns <= TLS_AWAIT_NS && (old->len || !n))
+		return 0;
+	if (bpf_map_update_elem(&pw_tls_awaits, &id, &a, BPF_ANY))
+		count_error(ERR_TLS_CALL);
+	return 0;
+}
+
+/*
  * tls_return: the return of the OpenSSL call in progress on this thread,
  * which returned ret. SSL_write and SSL_read return the bytes moved; the
  * _ex functions return 1 and write the count to *outlen. The plaintext
@@ -660,25 +683,19 @@ static __always_inline int tls_return(__s64 ret)
 	} else if ((__s32)ret > 0) {
 		n = (__u32)ret;
 	}
-	if (!n) {
-		bpf_map_delete_elem(&pw_tls_calls, &id);
-		return 0;
-	}
 	ssl = c->ssl;
 	buf = c->buf;
 	dir = c->dir;
-	if (!ssl_fd(ssl, &fd)) {
-		if (dir == DIR_EGRESS) {
-			c->state = TLS_AWAIT;
-			c->len = n;
-			c->t_ns = bpf_ktime_get_ns();
-			return 0;
-		}
-		bpf_map_delete_elem(&pw_tls_calls, &id);
-		count_lost(LOST_TLS_UNTIED);
-		return 0;
-	}
 	bpf_map_delete_elem(&pw_tls_calls, &id);
+	if (!ssl_fd(ssl, &fd)) {
+		if (dir == DIR_EGRESS)
+			return tls_await(id, ssl, buf, n);
+		if (n)
+			count_lost(LOST_TLS_UNTIED);
+		return tls_await(id, ssl, 0, 0);
+	}
+	if (!n)
+		return 0;
 	return capture_tls(fd, buf, n, 0,
 			   META(dir == DIR_EGRESS ? SYS_TLS_WRITE : SYS_TLS_READ, dir));
 }

@@ -181,6 +181,19 @@ struct {
 	__type(value, struct tls_call);
 } pw_tls_calls SEC(".maps");
 
+/*
+ * SSL_write calls that returned before their SSL* was tied (TLS_AWAIT),
+ * keyed by thread: apart from pw_tls_calls, because the caller may enter
+ * SSL_read before it writes the ciphertext (Node.js: ClearIn, ClearOut,
+ * EncOut).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TLS_CALLS_MAX_ENTRIES);
+	__type(key, __u64);
+	__type(value, struct tls_call);
+} pw_tls_awaits SEC(".maps");
+
 /* (process, SSL*) -> the socket's descriptor. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -50,6 +50,7 @@
 #include "counters.h"
 #include "event.h"
 #include "maps.h"
+#include "sock.h"
 #include "state.h"
 #include "work.h"
 #include <bpf/bpf_helpers.h>
@@ -128,25 +129,41 @@ __noinline int tls_window(void)
 	if (!s)
 		return 1;
 	w = &s->w;
-	c = bpf_map_lookup_elem(&pw_tls_calls, &w->id);
-	if (!c)
+	if (!bpf_map_lookup_elem(&pw_tls_calls, &w->id) &&
+	    (RELOAD(w->dir) != DIR_EGRESS || !bpf_map_lookup_elem(&pw_tls_awaits, &w->id)))
 		return 1;
-	if (c->state == TLS_AWAIT) {
-		/* Only the caller's own write of the ciphertext, right away. */
-		if (RELOAD(w->dir) != DIR_EGRESS)
-			return 1;
-		if (bpf_ktime_get_ns() - c->t_ns > TLS_AWAIT_NS) {
-			bpf_map_delete_elem(&pw_tls_calls, &w->id);
-			return 1;
-		}
-	}
+	/* Only a TCP socket is tied: the syscall hooks see every descriptor
+	 * (Node.js wakes its loop through an eventfd right after). The sock
+	 * hooks name the socket already. */
+	if (!RELOAD(w->hint.sk) && !tcp_sock_of_fd(RELOAD(w->fd), &w->si))
+		return 1;
 	w->tie.tgid = RELOAD(w->key.tgid);
 	w->tie._pad = 0;
-	w->tie.ssl = c->ssl;
 	w->tie_fd = RELOAD(w->fd);
+	c = bpf_map_lookup_elem(&pw_tls_calls, &w->id);
+	if (c) {
+		/* Ciphertext of the call: the plaintext is read at its return. */
+		w->tie.ssl = c->ssl;
+		update_or_count(&pw_ssl_fds, &w->tie, &w->tie_fd, ERR_TLS_TIE);
+		return 0;
+	}
+	if (RELOAD(w->dir) != DIR_EGRESS)
+		return 1;
+	c = bpf_map_lookup_elem(&pw_tls_awaits, &w->id);
+	if (!c)
+		return 1;
+	/* Only the caller's own write of the ciphertext, right away. */
+	if (bpf_ktime_get_ns() - c->t_ns > TLS_AWAIT_NS) {
+		bpf_map_delete_elem(&pw_tls_awaits, &w->id);
+		return 1;
+	}
+	w->tie.ssl = c->ssl;
 	update_or_count(&pw_ssl_fds, &w->tie, &w->tie_fd, ERR_TLS_TIE);
-	if (c->state != TLS_AWAIT)
-		return 0; /* ciphertext; the plaintext at the call's return */
+	if (!c->len) {
+		/* Tied, nothing to read: the chunk is ciphertext. */
+		bpf_map_delete_elem(&pw_tls_awaits, &w->id);
+		return 0;
+	}
 
 	/* The write's plaintext instead of its ciphertext, once. */
 	w->c.base0 = c->buf;
@@ -159,7 +176,7 @@ __noinline int tls_window(void)
 	w->tls = 1;
 	w->key.tls = 1;
 	w->sys = SYS_TLS_WRITE;
-	bpf_map_delete_elem(&pw_tls_calls, &w->id);
+	bpf_map_delete_elem(&pw_tls_awaits, &w->id);
 	return 1;
 }
 

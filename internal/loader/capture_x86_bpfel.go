@@ -371,6 +371,7 @@ const (
 	captureMapPwSk             = "pw_sk"
 	captureMapPwSkip           = "pw_skip"
 	captureMapPwSslFds         = "pw_ssl_fds"
+	captureMapPwTlsAwaits      = "pw_tls_awaits"
 	captureMapPwTlsCalls       = "pw_tls_calls"
 	captureProgPwBtfSysExit    = "pw_btf_sys_exit"
 	captureProgPwEnterRead     = "pw_enter_read"
@@ -515,21 +516,22 @@ type captureProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureMapSpecs struct {
-	PwArgs     *ebpf.MapSpec `ebpf:"pw_args"`
-	PwErrors   *ebpf.MapSpec `ebpf:"pw_errors"`
-	PwEvents   *ebpf.MapSpec `ebpf:"pw_events"`
-	PwGoReads  *ebpf.MapSpec `ebpf:"pw_go_reads"`
-	PwHeads    *ebpf.MapSpec `ebpf:"pw_heads"`
-	PwKreqs    *ebpf.MapSpec `ebpf:"pw_kreqs"`
-	PwLost     *ebpf.MapSpec `ebpf:"pw_lost"`
-	PwMmsg     *ebpf.MapSpec `ebpf:"pw_mmsg"`
-	PwOwners   *ebpf.MapSpec `ebpf:"pw_owners"`
-	PwProcs    *ebpf.MapSpec `ebpf:"pw_procs"`
-	PwScratch  *ebpf.MapSpec `ebpf:"pw_scratch"`
-	PwSk       *ebpf.MapSpec `ebpf:"pw_sk"`
-	PwSkip     *ebpf.MapSpec `ebpf:"pw_skip"`
-	PwSslFds   *ebpf.MapSpec `ebpf:"pw_ssl_fds"`
-	PwTlsCalls *ebpf.MapSpec `ebpf:"pw_tls_calls"`
+	PwArgs      *ebpf.MapSpec `ebpf:"pw_args"`
+	PwErrors    *ebpf.MapSpec `ebpf:"pw_errors"`
+	PwEvents    *ebpf.MapSpec `ebpf:"pw_events"`
+	PwGoReads   *ebpf.MapSpec `ebpf:"pw_go_reads"`
+	PwHeads     *ebpf.MapSpec `ebpf:"pw_heads"`
+	PwKreqs     *ebpf.MapSpec `ebpf:"pw_kreqs"`
+	PwLost      *ebpf.MapSpec `ebpf:"pw_lost"`
+	PwMmsg      *ebpf.MapSpec `ebpf:"pw_mmsg"`
+	PwOwners    *ebpf.MapSpec `ebpf:"pw_owners"`
+	PwProcs     *ebpf.MapSpec `ebpf:"pw_procs"`
+	PwScratch   *ebpf.MapSpec `ebpf:"pw_scratch"`
+	PwSk        *ebpf.MapSpec `ebpf:"pw_sk"`
+	PwSkip      *ebpf.MapSpec `ebpf:"pw_skip"`
+	PwSslFds    *ebpf.MapSpec `ebpf:"pw_ssl_fds"`
+	PwTlsAwaits *ebpf.MapSpec `ebpf:"pw_tls_awaits"`
+	PwTlsCalls  *ebpf.MapSpec `ebpf:"pw_tls_calls"`
 }
 
 // captureVariableSpecs contains global variables before they are loaded into the kernel.
@@ -577,21 +579,22 @@ func (o *captureObjects) Close() error {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureMaps struct {
-	PwArgs     *ebpf.Map `ebpf:"pw_args"`
-	PwErrors   *ebpf.Map `ebpf:"pw_errors"`
-	PwEvents   *ebpf.Map `ebpf:"pw_events"`
-	PwGoReads  *ebpf.Map `ebpf:"pw_go_reads"`
-	PwHeads    *ebpf.Map `ebpf:"pw_heads"`
-	PwKreqs    *ebpf.Map `ebpf:"pw_kreqs"`
-	PwLost     *ebpf.Map `ebpf:"pw_lost"`
-	PwMmsg     *ebpf.Map `ebpf:"pw_mmsg"`
-	PwOwners   *ebpf.Map `ebpf:"pw_owners"`
-	PwProcs    *ebpf.Map `ebpf:"pw_procs"`
-	PwScratch  *ebpf.Map `ebpf:"pw_scratch"`
-	PwSk       *ebpf.Map `ebpf:"pw_sk"`
-	PwSkip     *ebpf.Map `ebpf:"pw_skip"`
-	PwSslFds   *ebpf.Map `ebpf:"pw_ssl_fds"`
-	PwTlsCalls *ebpf.Map `ebpf:"pw_tls_calls"`
+	PwArgs      *ebpf.Map `ebpf:"pw_args"`
+	PwErrors    *ebpf.Map `ebpf:"pw_errors"`
+	PwEvents    *ebpf.Map `ebpf:"pw_events"`
+	PwGoReads   *ebpf.Map `ebpf:"pw_go_reads"`
+	PwHeads     *ebpf.Map `ebpf:"pw_heads"`
+	PwKreqs     *ebpf.Map `ebpf:"pw_kreqs"`
+	PwLost      *ebpf.Map `ebpf:"pw_lost"`
+	PwMmsg      *ebpf.Map `ebpf:"pw_mmsg"`
+	PwOwners    *ebpf.Map `ebpf:"pw_owners"`
+	PwProcs     *ebpf.Map `ebpf:"pw_procs"`
+	PwScratch   *ebpf.Map `ebpf:"pw_scratch"`
+	PwSk        *ebpf.Map `ebpf:"pw_sk"`
+	PwSkip      *ebpf.Map `ebpf:"pw_skip"`
+	PwSslFds    *ebpf.Map `ebpf:"pw_ssl_fds"`
+	PwTlsAwaits *ebpf.Map `ebpf:"pw_tls_awaits"`
+	PwTlsCalls  *ebpf.Map `ebpf:"pw_tls_calls"`
 }
 
 func (m *captureMaps) Close() error {
@@ -610,6 +613,7 @@ func (m *captureMaps) Close() error {
 		m.PwSk,
 		m.PwSkip,
 		m.PwSslFds,
+		m.PwTlsAwaits,
 		m.PwTlsCalls,
 	)
 }

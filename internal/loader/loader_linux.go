@@ -337,7 +337,7 @@ func configure(spec *ebpf.CollectionSpec, cfg Config) error {
 		// The socket hooks refer to the TLS tables (tls_window), so
 		// they exist; without TLS capture nothing fills them, and an
 		// LRU hash allocates all its entries up front.
-		for _, m := range []string{captureMapPwTlsCalls, captureMapPwSslFds, captureMapPwGoReads} {
+		for _, m := range []string{captureMapPwTlsCalls, captureMapPwTlsAwaits, captureMapPwSslFds, captureMapPwGoReads} {
 			sizes[m] = 1
 		}
 		sizes[captureMapPwProcs] = uint32(os.Getpagesize())

@@ -808,10 +808,10 @@ func testClose(t *testing.T, set HookSet) {
 	// pw_args carries arguments from sys_enter to sys_exit; pw_mmsg,
 	// pw_sk and pw_skip are the sock hooks' place in an mmsg call, their
 	// notes on sockets and the directions they skip: the other sets have
-	// no use for them. Every set's programs use pw_tls_calls and
-	// pw_ssl_fds (tls_window), which are one entry each when TLS
+	// no use for them. Every set's programs use pw_tls_calls,
+	// pw_tls_awaits and pw_ssl_fds (tls_window), one entry each when TLS
 	// capture is off.
-	if want := map[HookSet]int{HooksSock: 14, HooksBTF: 11, HooksRaw: 11, HooksSyscalls: 12}[set]; len(mapIDs) != want {
+	if want := map[HookSet]int{HooksSock: 15, HooksBTF: 12, HooksRaw: 12, HooksSyscalls: 13}[set]; len(mapIDs) != want {
 		t.Errorf("programs use %d maps, want the %d named ones, .rodata and .bss", len(mapIDs), want-2)
 	}
 

@@ -334,3 +334,61 @@ func TestGoLayout(t *testing.T) {
 		t.Errorf("Sysfd is a %v, the kernel reads 8 bytes", sysfd.Type)
 	}
 }
+
+// nodeClient is a Node.js https client: three GET requests, one after
+// another on one keep-alive connection, to the URL in argv.
+const nodeClient = `
+const https = require('https');
+const agent = new https.Agent({keepAlive: true, maxSockets: 1});
+const url = process.argv[2], tp = process.argv[3];
+let left = 3;
+function next() {
+  if (left-- === 0) { agent.destroy(); return; }
+  https.get(url, {agent, rejectUnauthorized: false, headers: {traceparent: tp}}, (res) => {
+    res.resume();
+    res.on('end', next);
+  }).on('error', (e) => { console.error(e); process.exit(1); });
+}
+next();
+`
+
+// TestTLSNode: node links OpenSSL in and writes the ciphertext to the
+// socket itself after SSL_write returns (TLS_AWAIT): each request is
+// captured once, as plaintext, on node's socket.
+func TestTLSNode(t *testing.T) { eachHookSet(t, testTLSNode) }
+
+func testTLSNode(t *testing.T, hooks HookSet) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not installed")
+	}
+	if node, err = filepath.EvalSymlinks(node); err != nil {
+		t.Fatal(err)
+	}
+	c := startCapture(t, Config{Hooks: hooks, TLS: true})
+	attachOpenSSL(t, c.l, node)
+	server := tlsServer(t, tlsCert(t, ""))
+	script := filepath.Join(t.TempDir(), "client.js")
+	if err := os.WriteFile(script, []byte(nodeClient), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(node, script, "https://"+server.String()+"/n", traceparent).CombinedOutput(); err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	plain := tlsEvents(t, c.sync(), server)
+	var sent []Event
+	for _, ev := range plain {
+		if ev.Direction == Egress && ev.Local != server {
+			sent = append(sent, ev)
+		}
+	}
+	if len(sent) != 3 {
+		t.Fatalf("node's SSL_write: %d events, want 3:%s\nlost: %v", len(sent), describe(plain), c.l.Lost())
+	}
+	for _, ev := range sent {
+		if !ev.Start || !strings.HasPrefix(string(ev.Data), "GET /n HTTP/1.1\r\n") ||
+			!strings.Contains(string(ev.Data), "traceparent: "+traceparent) || ev.CommString() != "node" {
+			t.Errorf("%s %q by %q, want node's request", ev.Syscall, ev.Data, ev.CommString())
+		}
+	}
+}
