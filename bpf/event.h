@@ -77,6 +77,7 @@ enum proto {
 	PROTO_HTTP = 0,  /* an HTTP/1.x request head */
 	PROTO_KAFKA = 1, /* a Kafka frame */
 	PROTO_HTTP2 = 2, /* HTTP/2 client frames: HEADERS, CONTINUATION, SETTINGS */
+	PROTO_TLS_HELLO = 3, /* a TLS ClientHello: a connection starts encrypted (no data) */
 };
 
 /* Why an event was lost: the index into the pw_lost counters. */

@@ -523,6 +523,13 @@ static __always_inline void handle_chunk(struct scratch *s, __u64 fd, __u8 dir, 
 		if (http_sniff(peek, want) == SNIFF_NONE && kafka_sniff(peek, want) == KAFKA_NONE &&
 		    !kafka_size_prefix(peek, want) && !h2_preface(peek, want) &&
 		    !h2_headers_sniff(peek, want)) {
+			/* A TLS connection starts: Go counts those whose
+			 * plaintext it cannot read (tls.h). */
+			if (!tls && tls_on && tls_client_hello(peek, want)) {
+				if (tls_hello())
+					ship_event();
+				return;
+			}
 			/* Tell the sock hooks, which skip such a direction. */
 			w->responses = http_response(peek, want);
 			return;

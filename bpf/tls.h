@@ -160,9 +160,10 @@ __noinline int tls_window(void)
 	w->tie.ssl = c->ssl;
 	update_or_count(&pw_ssl_fds, &w->tie, &w->tie_fd, ERR_TLS_TIE);
 	if (!c->len) {
-		/* Tied, nothing to read: the chunk is ciphertext. */
+		/* Tied, nothing to read: the chunk is ciphertext, most
+		 * likely the ClientHello, which goes on to tls_hello. */
 		bpf_map_delete_elem(&pw_tls_awaits, &w->id);
-		return 0;
+		return 1;
 	}
 
 	/* The write's plaintext instead of its ciphertext, once. */
@@ -177,6 +178,53 @@ __noinline int tls_window(void)
 	w->key.tls = 1;
 	w->sys = SYS_TLS_WRITE;
 	bpf_map_delete_elem(&pw_tls_awaits, &w->id);
+	return 1;
+}
+
+/* TLS record layer: a handshake record (22), version 3.x, and the
+ * handshake message's type, ClientHello (1), after the 5-byte header. */
+#define TLS_RECORD_HANDSHAKE 0x16
+#define TLS_VERSION_MAJOR 0x03
+#define TLS_VERSION_MINOR_MAX 0x04
+#define TLS_HANDSHAKE_CLIENT_HELLO 0x01
+#define TLS_HELLO_PEEK 6
+
+/* Whether the first n bytes of a chunk (little-endian word) start a TLS
+ * ClientHello. */
+static __always_inline int tls_client_hello(__u64 word, __u64 n)
+{
+	return n >= TLS_HELLO_PEEK && (word & 0xff) == TLS_RECORD_HANDSHAKE &&
+	       ((word >> 8) & 0xff) == TLS_VERSION_MAJOR &&
+	       ((word >> 16) & 0xff) <= TLS_VERSION_MINOR_MAX &&
+	       ((word >> 40) & 0xff) == TLS_HANDSHAKE_CLIENT_HELLO;
+}
+
+/*
+ * tls_hello makes the chunk in struct work a PROTO_TLS_HELLO event with no
+ * data, on its socket, for ship_event: one per TLS connection and end, so
+ * that Go can count the connections whose process's TLS it cannot read
+ * (the coverage gap tls.not_readable). It returns 0 when the descriptor is
+ * not a TCP socket.
+ */
+__noinline int tls_hello(void)
+{
+	struct scratch *s = scratch();
+	struct work *w;
+
+	if (!s)
+		return 0;
+	w = &s->w;
+	if (RELOAD(w->hint.sk))
+		w->si = w->hint;
+	else if (!tcp_sock_of_fd(RELOAD(w->fd), &w->si))
+		return 0;
+	w->proto = PROTO_TLS_HELLO;
+	w->api_key = -1;
+	w->api_version = -1;
+	w->ship = 0;
+	w->ev_len = RELOAD(w->c.total);
+	w->ev_start = 1;
+	w->split_n = 0;
 	return 1;
 }
 

@@ -173,9 +173,10 @@ type captureProcEvent struct {
 type captureProto uint32
 
 const (
-	captureProtoPROTO_HTTP  captureProto = 0
-	captureProtoPROTO_KAFKA captureProto = 1
-	captureProtoPROTO_HTTP2 captureProto = 2
+	captureProtoPROTO_HTTP      captureProto = 0
+	captureProtoPROTO_KAFKA     captureProto = 1
+	captureProtoPROTO_HTTP2     captureProto = 2
+	captureProtoPROTO_TLS_HELLO captureProto = 3
 )
 
 type captureScratch struct {

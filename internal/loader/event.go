@@ -169,15 +169,22 @@ const (
 	// event ended in. Frames of other types are not copied, except one
 	// between two copied frames of the same chunk.
 	HTTP2
+	// TLSHello is a TLS ClientHello: a connection starting encrypted, seen
+	// at either end. It carries no data; Len is the chunk's length. Sent
+	// only with Config.TLS, so that connections whose plaintext the
+	// process's library does not give up can be counted.
+	TLSHello
 )
 
-// String returns "http", "kafka" or "http2".
+// String returns "http", "kafka", "http2" or "tls_hello".
 func (p Protocol) String() string {
 	switch p {
 	case Kafka:
 		return "kafka"
 	case HTTP2:
 		return "http2"
+	case TLSHello:
+		return "tls_hello"
 	}
 	return "http"
 }

@@ -83,6 +83,7 @@ func TestMirroredConstants(t *testing.T) {
 		{"HTTP1", uint32(HTTP1), uint32(captureProtoPROTO_HTTP)},
 		{"Kafka", uint32(Kafka), uint32(captureProtoPROTO_KAFKA)},
 		{"HTTP2", uint32(HTTP2), uint32(captureProtoPROTO_HTTP2)},
+		{"TLSHello", uint32(TLSHello), uint32(captureProtoPROTO_TLS_HELLO)},
 	} {
 		if c.got != c.want {
 			t.Errorf("Go's %s is %d, but the capture program's is %d", c.name, c.got, c.want)

@@ -126,15 +126,27 @@ func attachGoTLS(t *testing.T, l *Loader) {
 }
 
 // tlsEvents keeps the events of the connections of server: TLS
-// plaintext, and the socket events, which must be none.
-func tlsEvents(t *testing.T, evs []Event, server netip.AddrPort) (plain []Event) {
+// plaintext, and the socket events, which must be none but one ClientHello
+// at each end of each connection.
+func tlsEvents(t *testing.T, evs []Event, server netip.AddrPort, conns int) (plain []Event) {
 	t.Helper()
+	hellos := map[Direction]int{}
 	for _, ev := range on(evs, server) {
+		if ev.Protocol == TLSHello && !ev.TLS && ev.Start && len(ev.Data) == 0 {
+			hellos[ev.Direction]++
+			if (ev.Direction == Egress) == (ev.Local == server) {
+				t.Errorf("a ClientHello %s at the wrong end:%s", ev.Direction, describe([]Event{ev}))
+			}
+			continue
+		}
 		if !ev.TLS {
 			t.Errorf("ciphertext captured as socket bytes:%s", describe([]Event{ev}))
 			continue
 		}
 		plain = append(plain, ev)
+	}
+	if hellos[Egress] != conns || hellos[Ingress] != conns {
+		t.Errorf("ClientHello events %v, want %d at each end", hellos, conns)
 	}
 	return plain
 }
@@ -171,7 +183,7 @@ func testTLSGo(t *testing.T, hooks HookSet) {
 			t.Fatal(err)
 		}
 	}
-	plain := tlsEvents(t, c.sync(), server)
+	plain := tlsEvents(t, c.sync(), server, 1)
 	for _, w := range []struct {
 		local   netip.AddrPort
 		dir     Direction
@@ -269,7 +281,7 @@ func testTLSCurl(t *testing.T, hooks HookSet) {
 	if err != nil {
 		t.Fatalf("curl: %v\n%s", err, out)
 	}
-	plain := tlsEvents(t, c.sync(), server)
+	plain := tlsEvents(t, c.sync(), server, 1)
 	var sent, received []Event
 	for _, ev := range plain {
 		switch {
@@ -375,7 +387,7 @@ func testTLSNode(t *testing.T, hooks HookSet) {
 	if out, err := exec.Command(node, script, "https://"+server.String()+"/n", traceparent).CombinedOutput(); err != nil {
 		t.Fatalf("node: %v\n%s", err, out)
 	}
-	plain := tlsEvents(t, c.sync(), server)
+	plain := tlsEvents(t, c.sync(), server, 1)
 	var sent []Event
 	for _, ev := range plain {
 		if ev.Direction == Egress && ev.Local != server {
