@@ -55,6 +55,10 @@ const (
 	// like one (its pair's protocol is http2: what it was, gRPC or not,
 	// was in the fields that could not be read).
 	protoHPACKGap
+	// protoTLSGap: not a request but a GapTLSNotReadable gap, a TLS
+	// connection whose plaintext could not be read, named like a request
+	// (its pair's protocol is ProtocolTLS: what it carries is unknown).
+	protoTLSGap
 )
 
 func (p recordProto) String() string {
@@ -63,6 +67,8 @@ func (p recordProto) String() string {
 		return ProtocolHTTP2
 	case protoGRPC:
 		return ProtocolGRPC
+	case protoTLSGap:
+		return ProtocolTLS
 	}
 	return Protocol
 }

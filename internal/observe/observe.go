@@ -84,6 +84,12 @@ type Config struct {
 	// Owner, when set, is asked for the process behind the sending end of
 	// a loopback connection that an event did not name (Loader.Owner).
 	Owner func(netns uint32, local, remote netip.AddrPort) (tgid uint32, comm [16]byte, ok bool)
+	// TLSReadable, when set, says whether the TLS of process tgid is read
+	// at its library (internal/tlswatch attached probes to a file it
+	// maps). A TLS connection of a process it says no for is a
+	// GapTLSNotReadable gap of its pair. Nil: TLS capture is off, and no
+	// connection is judged.
+	TLSReadable func(tgid uint32) bool
 	// LoopbackBothEnds says that the kernel emits loopback requests at
 	// both ends, so they must be matched and counted once here. By default
 	// it emits only the receiving end, and nothing needs matching. Events
@@ -259,6 +265,9 @@ func (o *Observer) Handle(ev *loader.Event, now time.Time) {
 		return
 	case loader.HTTP2:
 		o.http2Event(ev, now)
+		return
+	case loader.TLSHello:
+		o.tlsHello(ev, now)
 		return
 	}
 
@@ -498,8 +507,12 @@ func (o *Observer) name(r *record) {
 	if r.dir == loader.Ingress {
 		k = pairKey(peer, self, r.proto.String(), r.tls)
 	}
-	if r.proto == protoHPACKGap {
+	switch r.proto {
+	case protoHPACKGap:
 		o.cfg.Aggregator.Gap(k, GapHPACKStateUnknown, 1)
+		return
+	case protoTLSGap:
+		o.cfg.Aggregator.Gap(k, GapTLSNotReadable, 1)
 		return
 	}
 	v := r.judged.verdict(&o.named, &o.codes)

@@ -253,3 +253,43 @@ func TestTLSLoopbackKafka(t *testing.T) {
 		t.Fatalf("%d socket and %d tls records, want 12 and 12: %+v", plain, tls, s.Pairs)
 	}
 }
+
+// hello is a TLS ClientHello event at the client's end (egress) or the
+// server's (ingress) of loopback connection sock.
+func (f *fixture) hello(sock uint64, dir loader.Direction) {
+	ev := &loader.Event{TGID: clientPID, FD: uint32(sock), Sock: sock, Local: clientAddr, Remote: serverAddr,
+		Direction: dir, Start: true, Len: 517, Protocol: loader.TLSHello}
+	if dir == loader.Ingress {
+		ev.TGID, ev.Local, ev.Remote = serverPID, serverAddr, clientAddr
+	}
+	f.event(ev)
+}
+
+// TestTLSNotReadable: a TLS connection of a process whose TLS is not read
+// is one tls.not_readable gap of its pair (protocol tls, tls true),
+// counted at the client only when both ends are local; a readable
+// process's connection, or any with TLS capture off, is no gap.
+func TestTLSNotReadable(t *testing.T) {
+	readable := map[uint32]bool{}
+	f := newFixture(t, func(c *Config) { c.TLSReadable = func(tgid uint32) bool { return readable[tgid] } })
+	for sock := uint64(1); sock <= 3; sock++ {
+		f.hello(sock, loader.Egress)
+		f.hello(sock, loader.Ingress) // local client: its own end counts
+	}
+	readable[clientPID] = true
+	f.hello(4, loader.Egress)
+	s := f.settle()
+	p := f.pairTLS(s, "checkout", "inventory", true)
+	if p.Protocol != ProtocolTLS || p.CoverageGaps[string(GapTLSNotReadable)] != 3 || p.Requests != 0 || p.GapTotal() != 3 {
+		t.Errorf("pair %+v, want 3 tls.not_readable gaps and no request", p)
+	}
+	if len(s.Pairs) != 1 {
+		t.Errorf("pairs %+v, want only the gap's", s.Pairs)
+	}
+
+	off := newFixture(t, nil)
+	off.hello(1, loader.Egress)
+	if s := off.settle(); len(s.Pairs) != 0 {
+		t.Errorf("TLS capture off: pairs %+v, want none", s.Pairs)
+	}
+}
