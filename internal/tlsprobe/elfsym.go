@@ -35,15 +35,25 @@ const (
 	SymSSLWriteEx = "SSL_write_ex"
 	SymSSLRead    = "SSL_read"
 	SymSSLReadEx  = "SSL_read_ex"
-	SymSSLSetFD   = "SSL_set_fd"
+	// SymSSLSetFD, SymSSLSetRFD and SymSSLSetWFD give an SSL* its socket
+	// (the last two one direction each, as some servers do).
+	SymSSLSetFD  = "SSL_set_fd"
+	SymSSLSetRFD = "SSL_set_rfd"
+	SymSSLSetWFD = "SSL_set_wfd"
+	// SymSSLFree ends an SSL*: the allocator hands its address to the next
+	// connection, so what was learned about it must be forgotten there.
+	SymSSLFree    = "SSL_free"
 	SymSSLGetFD   = "SSL_get_fd"
 	SymSSLGetWbio = "SSL_get_wbio"
 )
 
-// OpenSSLFuncs lists the OpenSSL functions [ResolveOpenSSL] looks for.
+// OpenSSLFuncs lists the OpenSSL functions [ResolveOpenSSL] looks for. All
+// of them are in OpenSSL 1.1.1 and 3.x; only a write and a read function are
+// needed for a file to be readable ([OpenSSLSymbols.Readable]).
 var OpenSSLFuncs = []string{
 	SymSSLWrite, SymSSLWriteEx, SymSSLRead, SymSSLReadEx,
-	SymSSLSetFD, SymSSLGetFD, SymSSLGetWbio,
+	SymSSLSetFD, SymSSLSetRFD, SymSSLSetWFD, SymSSLFree,
+	SymSSLGetFD, SymSSLGetWbio,
 }
 
 // OpenSSLSymbols are the OpenSSL functions found in one file.

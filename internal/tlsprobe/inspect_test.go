@@ -221,3 +221,59 @@ func renameSection(t *testing.T, src, dst, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// TestInspectOpenSSLLifecycle checks the functions that tie an SSL* to its
+// socket and end it, in the system's libssl and in node: each is found, at
+// an offset of its own, and cilium/ebpf names the function at that offset by
+// the same name (no alias taken for another function).
+func TestInspectOpenSSLLifecycle(t *testing.T) {
+	paths := []string{systemLibSSL(t)}
+	if p, err := findInPath("node"); err == nil {
+		if p, err = filepath.EvalSymlinks(p); err == nil {
+			paths = append(paths, p)
+		}
+	}
+	for _, path := range paths {
+		ins, err := InspectFile(path)
+		if err != nil || ins.OpenSSL == nil {
+			if path != paths[0] {
+				continue // a node that links OpenSSL as a shared library
+			}
+			t.Fatalf("%s: %+v, %v", path, ins, err)
+		}
+		ex, err := link.OpenExecutable(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		offsets := map[uint64]string{}
+		for _, name := range []string{SymSSLSetFD, SymSSLSetRFD, SymSSLSetWFD, SymSSLFree, SymSSLWrite, SymSSLRead} {
+			s, ok := ins.OpenSSL.Found[name]
+			if !ok {
+				t.Errorf("%s: %s not found", path, name)
+				continue
+			}
+			if other, dup := offsets[s.Offset]; dup {
+				t.Errorf("%s: %s and %s both at %#x", path, name, other, s.Offset)
+			}
+			offsets[s.Offset] = name
+			got, err := ex.Symbol(s.Offset)
+			if err != nil || got.Symbol != name || got.Offset != 0 {
+				t.Errorf("%s: cilium/ebpf puts %s's offset %#x at %+v, %v", path, name, s.Offset, got, err)
+			}
+		}
+	}
+}
+
+// TestOpenSSLReadableWithoutOptional checks that the functions added for the
+// SSL*'s life are optional: a file with only SSL_write and SSL_read is
+// readable, one without a read function is not.
+func TestOpenSSLReadableWithoutOptional(t *testing.T) {
+	s := &OpenSSLSymbols{Found: map[string]Symbol{SymSSLWrite: {}, SymSSLRead: {}}}
+	if !s.Readable() {
+		t.Error("SSL_write + SSL_read: not readable")
+	}
+	s = &OpenSSLSymbols{Found: map[string]Symbol{SymSSLWriteEx: {}, SymSSLFree: {}, SymSSLSetFD: {}}}
+	if s.Readable() {
+		t.Error("no read function: readable")
+	}
+}
