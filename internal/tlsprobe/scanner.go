@@ -45,7 +45,9 @@ type FileID struct {
 }
 
 // Target is a file that carries TLS, found mapped by a process. A Target
-// is shared between scans and must not be modified.
+// is shared between scans and must not be modified; one that another
+// process's scan found first is returned as a copy with this process's
+// PID, Path and OpenPath.
 type Target struct {
 	// ID is the file's identity.
 	ID FileID
@@ -56,6 +58,10 @@ type Target struct {
 	// ProcRoot/PID/root, or ProcRoot/PID/map_files for a deleted file, or
 	// ProcRoot/PID/exe for an executable. It is valid while PID runs; a
 	// uprobe attached through it holds the inode, not the path.
+	//
+	// ScanPID(pid) returns targets whose PID is pid, so OpenPath is valid
+	// while the scanned process runs, even when the file was first read
+	// from a process that has exited since.
 	OpenPath string
 	// PID is the process the file was found in.
 	PID int
@@ -152,32 +158,45 @@ func (s *Scanner) ScanPID(pid int) ([]*Target, error) {
 // (counted in Stats.ProcsUnreadable), are skipped: one process does not
 // hide the others'.
 func (s *Scanner) ScanAll() ([]*Target, error) {
-	ents, err := os.ReadDir(s.root)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []*Target
 	have := map[FileID]bool{}
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid <= 0 {
-			continue
-		}
-		ts, err := s.scanPID(pid, nil)
-		if err != nil && !errors.Is(err, ErrProcessGone) {
-			s.stats.ProcsUnreadable++
-			continue
-		}
+	err := s.ScanEach(func(_ int, ts []*Target) {
 		for _, t := range ts {
 			if !have[t.ID] {
 				have[t.ID] = true
 				out = append(out, t)
 			}
 		}
+	})
+	return out, err
+}
+
+// ScanEach scans every process under ProcRoot, as ScanAll does, and calls
+// fn with each process's targets (when it has any) right after its scan,
+// while their OpenPath is most likely still valid. Unlike ScanAll it says
+// which processes map each file. fn runs without the Scanner's lock held
+// and may call ScanPID.
+func (s *Scanner) ScanEach(fn func(pid int, targets []*Target)) error {
+	ents, err := os.ReadDir(s.root)
+	if err != nil {
+		return err
 	}
-	return out, nil
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid <= 0 {
+			continue
+		}
+		s.mu.Lock()
+		ts, err := s.scanPID(pid, nil)
+		if err != nil && !errors.Is(err, ErrProcessGone) {
+			s.stats.ProcsUnreadable++
+		}
+		s.mu.Unlock()
+		if err == nil && len(ts) > 0 {
+			fn(pid, ts)
+		}
+	}
+	return nil
 }
 
 // scanPID appends pid's targets to out. s.mu is held.
@@ -298,7 +317,15 @@ func (s *Scanner) exe(pid int, dir string) *Target {
 func (s *Scanner) target(id FileID, st *unix.Stat_t, path, openPath string, pid int) *Target {
 	if e, ok := s.files.Get(id); ok && e.size == st.Size && e.mtime == st.Mtim {
 		s.stats.Hits++
-		return tlsOnly(e.target)
+		t := e.target
+		if t.Kind == KindNone || t.PID == pid && t.OpenPath == openPath && t.Path == path {
+			return tlsOnly(t)
+		}
+		// Found first in another process, which may have exited: this
+		// process's way to the file.
+		c := *t
+		c.PID, c.Path, c.OpenPath = pid, path, openPath
+		return &c
 	}
 	s.stats.Inspections++
 	ins, err := InspectFile(openPath)

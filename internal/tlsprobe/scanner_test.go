@@ -102,13 +102,16 @@ func TestScannerContainers(t *testing.T) {
 		}
 		got = append(got, ts...)
 	}
-	if got[0] != got[1] {
-		t.Error("pids 1 and 2 map the same file but got two targets")
+	if got[0].ID != got[1].ID || got[0].Inspection.OpenSSL != got[1].Inspection.OpenSSL {
+		t.Error("pids 1 and 2 map the same file but got two files")
+	}
+	if got[1].PID != 2 || got[1].OpenPath != filepath.Join(proc, "2", "root")+libPath {
+		t.Errorf("pid 2's target: PID %d, OpenPath %s; want pid 2's own", got[1].PID, got[1].OpenPath)
 	}
 	if got[0].ID == got[2].ID || got[2].ID == got[3].ID {
 		t.Error("different files share an identity")
 	}
-	for i, want := range []string{filepath.Join(proc, "1", "root") + libPath, "", filepath.Join(proc, "3", "root") + libPath, filepath.Join(d5, "map_files", "7f0000000000-7f0000020000")} {
+	for i, want := range []string{filepath.Join(proc, "1", "root") + libPath, filepath.Join(proc, "2", "root") + libPath, filepath.Join(proc, "3", "root") + libPath, filepath.Join(d5, "map_files", "7f0000000000-7f0000020000")} {
 		if want != "" && got[i].OpenPath != want {
 			t.Errorf("target %d: OpenPath %s, want %s", i, got[i].OpenPath, want)
 		}
@@ -299,5 +302,51 @@ func TestScanAllGoesOn(t *testing.T) {
 	}
 	if st := s.Stats(); st.ProcsUnreadable != 1 {
 		t.Errorf("stats %+v, want 1 unreadable process", st)
+	}
+}
+
+// TestScanEachPIDs checks ScanEach names every process of a file, each with
+// an OpenPath of its own, and that a file read from a process that has
+// exited since is reached through the process scanned now.
+func TestScanEachPIDs(t *testing.T) {
+	const libPath = "/usr/lib/libssl.so.3"
+	proc, fs := t.TempDir(), t.TempDir()
+	copyFile(t, systemLibSSL(t), fs+libPath)
+	for pid := 1; pid <= 3; pid++ {
+		fakeProc(t, proc, pid, fs, "", libsslLines(libPath)...)
+	}
+	s := NewScanner(Config{ProcRoot: proc})
+	pids := map[int]string{}
+	var id FileID
+	if err := s.ScanEach(func(pid int, ts []*Target) {
+		if len(ts) != 1 || ts[0].PID != pid {
+			t.Errorf("pid %d: %+v", pid, ts)
+			return
+		}
+		id = ts[0].ID
+		pids[pid] = ts[0].OpenPath
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(pids) != 3 {
+		t.Fatalf("ScanEach called for %v, want pids 1-3", pids)
+	}
+	for pid, p := range pids {
+		if want := filepath.Join(proc, fmt.Sprint(pid), "root") + libPath; p != want {
+			t.Errorf("pid %d: OpenPath %s, want %s", pid, p, want)
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(proc, "1")); err != nil {
+		t.Fatal(err)
+	}
+	ts, err := s.ScanPID(3)
+	if err != nil || len(ts) != 1 || ts[0].ID != id || ts[0].PID != 3 {
+		t.Fatalf("after pid 1 exited: %+v, %v", ts, err)
+	}
+	if _, err := os.Stat(ts[0].OpenPath); err != nil {
+		t.Errorf("OpenPath of pid 3 after pid 1 exited: %v", err)
+	}
+	if st := s.Stats(); st.Inspections != 1 {
+		t.Errorf("stats %+v, want the file read once", st)
 	}
 }
