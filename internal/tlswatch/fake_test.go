@@ -126,6 +126,7 @@ func (s *fakeScanner) exit(pid int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.procs, pid)
+	delete(s.scans, pid)
 }
 
 func (s *fakeScanner) ScanPID(pid int) ([]*tlsprobe.Target, error) {
@@ -281,7 +282,7 @@ type rig struct {
 	log  *syncBuffer
 }
 
-func newRig(t *testing.T, cfg Config) *rig {
+func newRig(t testing.TB, cfg Config) *rig {
 	t.Helper()
 	r := &rig{att: newFakeAttacher(), scan: newFakeScanner(), clk: &fakeClock{t: time.Unix(1e9, 0)}, log: &syncBuffer{}}
 	cfg.Attacher, cfg.Scanner = r.att, r.scan
@@ -306,7 +307,7 @@ func newRig(t *testing.T, cfg Config) *rig {
 }
 
 // want checks the attacher's counts.
-func (r *rig) want(t *testing.T, attaches, detaches, live int) {
+func (r *rig) want(t testing.TB, attaches, detaches, live int) {
 	t.Helper()
 	a, d, l := r.att.counts()
 	if a != attaches || d != detaches || l != live {
