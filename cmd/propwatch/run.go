@@ -28,6 +28,7 @@ import (
 	"github.com/propwatch/propwatch/internal/parse"
 	"github.com/propwatch/propwatch/internal/parse/w3c"
 	"github.com/propwatch/propwatch/internal/report"
+	"github.com/propwatch/propwatch/internal/tlswatch"
 )
 
 type runFlags struct {
@@ -52,6 +53,7 @@ type runFlags struct {
 	kubernetes   string
 	kubeconfig   string
 	nodeName     string
+	tls          string
 }
 
 func newRunCmd() *cobra.Command {
@@ -67,7 +69,8 @@ func newRunCmd() *cobra.Command {
 			"CAP_DAC_READ_SEARCH (read other users' processes' environments) and CAP_SYS_ADMIN (only\n" +
 			"to mount tracefs when it is missing); and Linux with BTF (/sys/kernel/btf/vmlinux):\n" +
 			"tested on 6.1, 6.12 and 6.18, 5.8 and later by design (untested). --hooks says what each\n" +
-			"hook set needs.",
+			"hook set needs. TLS capture (--tls) needs CAP_SYS_ADMIN as well, for its uprobes; without\n" +
+			"it one line says TLS capture is off and the rest runs.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runObserve(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
@@ -94,6 +97,7 @@ func newRunCmd() *cobra.Command {
 	fl.StringVar(&f.kubernetes, "kubernetes", kubeAuto, "name pairs by Kubernetes workloads and namespaces: auto (when in a pod, or --kubeconfig or KUBECONFIG is given), on, or off")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig file of the cluster (default: KUBECONFIG; in a pod, its service account)")
 	fl.StringVar(&f.nodeName, "node-name", os.Getenv("NODE_NAME"), "this node's name in the cluster, whose pods' processes are named (default: NODE_NAME)")
+	fl.StringVar(&f.tls, "tls", tlsAuto, "read TLS plaintext at the TLS library (OpenSSL's libssl, executables with OpenSSL linked in, Go crypto/tls) with uprobes: auto (when the TLS programs load and uprobes are allowed: CAP_SYS_ADMIN) or off")
 	fl.Float64Var(&f.otlpRate, "otlp-spans-per-second", otlp.DefaultSpansPerSecond, "most evidence spans a second per pair; the rest are counted as rate_limited")
 	return withCPUProfile(cmd)
 }
@@ -135,6 +139,10 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 	if err != nil {
 		return &exitError{code: exitUsage, msg: err.Error()}
 	}
+	withTLS, err := parseTLS(f.tls)
+	if err != nil {
+		return &exitError{code: exitUsage, msg: err.Error()}
+	}
 	evidence, err := newEvidence(f, log)
 	if err != nil {
 		return &exitError{code: exitUsage, msg: err.Error()}
@@ -149,7 +157,7 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 		return &exitError{code: exitUsage, msg: err.Error()}
 	}
 	started := time.Now()
-	l, err := loader.Open(loader.Config{CaptureBytes: f.captureBytes, RingBufferBytes: f.ringBytes, KafkaCaptureBytes: f.kafkaCapture, Verbose: f.verbose, Hooks: hooks})
+	l, err := loader.Open(loader.Config{CaptureBytes: f.captureBytes, RingBufferBytes: f.ringBytes, KafkaCaptureBytes: f.kafkaCapture, Verbose: f.verbose, Hooks: hooks, TLS: withTLS})
 	if err != nil {
 		msg := err.Error()
 		var oe *loader.OpenError
@@ -168,6 +176,13 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 	log.Info("capture attached", "set", l.HookSet(), "hooks", len(l.Hooks()))
 	for _, h := range l.Hooks() {
 		log.Debug("hook", "name", h)
+	}
+	// After the loader, closed before it (defers run last first).
+	var tlsW *tlswatch.Watcher
+	if withTLS {
+		if tlsW = startTLS(l, log); tlsW != nil {
+			defer tlsW.Close()
+		}
 	}
 
 	agg := report.NewAggregator(report.AggregatorConfig{MaxPairs: f.maxPairs})
@@ -197,6 +212,9 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 		// Only when set: a nil *otlp.Exporter in the interface is not nil.
 		ocfg.Evidence = evidence
 		metrics = append(metrics, evidence)
+	}
+	if tlsW != nil {
+		metrics = append(metrics, tlsW)
 	}
 	obs := observe.New(ocfg)
 
@@ -264,6 +282,11 @@ loop:
 
 	// Stop capturing, read what the ring buffer still holds, and name what
 	// is queued: a request made just before the stop is still counted.
+	if tlsW != nil {
+		if err := tlsW.Close(); err != nil {
+			log.Warn("detach TLS uprobes", "err", err)
+		}
+	}
 	if err := l.Detach(); err != nil {
 		log.Warn("detach", "err", err)
 	}

@@ -3,7 +3,6 @@ package tlswatch
 import (
 	"os"
 	"path/filepath"
-	"sort"
 
 	"golang.org/x/sys/unix"
 
@@ -34,20 +33,24 @@ type hostLib struct {
 }
 
 // hostLibs lists the libssl files of the library directories, each file
-// once however many names (symlinks, /lib merged into /usr/lib) it has, in
-// a stable order.
+// once however many names (symlinks, /lib merged into /usr/lib) it has,
+// named by its first name in dirs' order that is not a symlink.
 func hostLibs(root string, dirs []string) []hostLib {
 	var out []hostLib
 	seen := map[tlsprobe.FileID]bool{}
+	var ds []string
 	for _, pat := range dirs {
-		ds, _ := filepath.Glob(filepath.Join(root, pat))
+		m, _ := filepath.Glob(filepath.Join(root, pat))
+		ds = append(ds, m...)
+	}
+	for _, links := range []bool{false, true} {
 		for _, d := range ds {
 			ents, err := os.ReadDir(d)
 			if err != nil {
 				continue
 			}
 			for _, e := range ents {
-				if !tlsprobe.IsLibSSLName(e.Name()) {
+				if !tlsprobe.IsLibSSLName(e.Name()) || (e.Type()&os.ModeSymlink != 0) != links {
 					continue
 				}
 				p := filepath.Join(d, e.Name())
@@ -65,7 +68,6 @@ func hostLibs(root string, dirs []string) []hostLib {
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
 	return out
 }
 

@@ -94,8 +94,10 @@ type Config struct {
 }
 
 // DefaultLibDirs are where distributions install shared libraries: the
-// plain directories and the multiarch ones (/usr/lib/x86_64-linux-gnu).
-var DefaultLibDirs = []string{"/lib", "/usr/lib", "/lib64", "/usr/lib64", "/lib/*-linux-*", "/usr/lib/*-linux-*"}
+// multiarch directories (/usr/lib/x86_64-linux-gnu) and the plain ones,
+// /usr first: where /lib is a link to /usr/lib, a file is named by its
+// /usr path.
+var DefaultLibDirs = []string{"/usr/lib/*-linux-*", "/usr/lib", "/usr/lib64", "/lib/*-linux-*", "/lib", "/lib64"}
 
 // fileState is where a file stands with its probes.
 type fileState uint8

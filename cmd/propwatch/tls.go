@@ -1,0 +1,76 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/propwatch/propwatch/internal/tlswatch"
+)
+
+// Values of --tls.
+const (
+	tlsAuto = "auto"
+	tlsOff  = "off"
+)
+
+// parseTLS checks --tls and says whether the loader is to load the TLS
+// programs.
+func parseTLS(v string) (bool, error) {
+	switch v {
+	case tlsAuto:
+		return true, nil
+	case tlsOff:
+		return false, nil
+	}
+	return false, fmt.Errorf("--tls must be %s or %s, not %q", tlsAuto, tlsOff, v)
+}
+
+// tlsLoader is what TLS capture needs of the loader: its TLS programs'
+// state, attaching them, and the process notices. startTLS asserts it at
+// run time while the Linux Loader does not have it yet; tls_other.go checks
+// at build time that the API (loader_other.go) satisfies it.
+type tlsLoader interface {
+	TLS() error
+	tlswatch.Attacher
+	tlswatch.Procs
+}
+
+// errNoTLSLoader: this build's loader has no TLS programs.
+var errNoTLSLoader = errors.New("this build's loader has no TLS programs")
+
+// startTLS starts TLS capture on l when its TLS programs loaded: a Watcher
+// that attaches them to the TLS libraries and executables processes map.
+// When they did not, or the watcher turns capture off at its first attach,
+// it logs one line saying why and returns nil: everything else runs.
+func startTLS(l any, log *slog.Logger) *tlswatch.Watcher {
+	tl, ok := l.(tlsLoader)
+	if !ok {
+		log.Warn("TLS capture off: " + errNoTLSLoader.Error())
+		return nil
+	}
+	if err := tl.TLS(); err != nil {
+		log.Warn("TLS capture off: " + err.Error())
+		return nil
+	}
+	w, err := tlswatch.New(tlswatch.Config{Attacher: tl, Procs: tl, Log: log})
+	if err != nil {
+		log.Warn("TLS capture off: " + err.Error())
+		return nil
+	}
+	if err := w.Start(); err != nil {
+		// Listing the processes failed; the exec notices and the sweeps
+		// go on.
+		log.Warn("TLS: first scan", "err", err)
+	}
+	if w.Err() != nil {
+		// The watcher logged why.
+		w.Close()
+		return nil
+	}
+	s := w.Stats()
+	log.Info("TLS capture on", "openssl", s.Files["openssl"], "openssl_static", s.Files["openssl-static"],
+		"go", s.Files["go"], "host_libraries", s.HostFiles, "uprobes", s.Uprobes,
+		"not_readable_processes", s.NotReadablePIDs)
+	return w
+}
