@@ -120,7 +120,7 @@ func permissionAdvice(err error) error {
 	case !ok:
 		return fmt.Errorf("uprobes refused (%v); they need CAP_SYS_ADMIN (see docs/tls.md)", cause)
 	case len(missing) > 0:
-		return fmt.Errorf("uprobes refused (%v): this process lacks %s; uprobes need CAP_SYS_ADMIN on this kernel (see docs/tls.md)", cause, strings.Join(missing, ", "))
+		return fmt.Errorf("uprobes refused (%v): this process lacks %s; TLS capture needs CAP_SYS_ADMIN for its uprobes (see docs/tls.md)", cause, strings.Join(missing, ", "))
 	}
 	return fmt.Errorf("uprobes refused (%v) although this process has CAP_SYS_ADMIN: a security module, seccomp or kernel lockdown forbids them", cause)
 }
