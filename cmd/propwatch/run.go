@@ -180,7 +180,7 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 	// After the loader, closed before it (defers run last first).
 	var tlsW *tlswatch.Watcher
 	if withTLS {
-		if tlsW = startTLS(l, log); tlsW != nil {
+		if tlsW = startTLS(l, log, nil); tlsW != nil {
 			defer tlsW.Close()
 		}
 	}

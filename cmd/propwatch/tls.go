@@ -41,9 +41,13 @@ var errNoTLSLoader = errors.New("this build's loader has no TLS programs")
 
 // startTLS starts TLS capture on l when its TLS programs loaded: a Watcher
 // that attaches them to the TLS libraries and executables processes map.
-// When they did not, or the watcher turns capture off at its first attach,
-// it logs one line saying why and returns nil: everything else runs.
-func startTLS(l any, log *slog.Logger) *tlswatch.Watcher {
+// The first pass (host libraries, every process) runs in the background,
+// while the socket capture is already read, and ends with one line: TLS
+// capture on, with the files attached by kind, or off and why (the
+// watcher's, when an attach is refused). When the programs did not load it
+// logs one line saying why and returns nil: everything else runs. done, when
+// not nil, is closed after the first pass.
+func startTLS(l any, log *slog.Logger, done chan<- struct{}) *tlswatch.Watcher {
 	tl, ok := l.(tlsLoader)
 	if !ok {
 		log.Warn("TLS capture off: " + errNoTLSLoader.Error())
@@ -58,19 +62,22 @@ func startTLS(l any, log *slog.Logger) *tlswatch.Watcher {
 		log.Warn("TLS capture off: " + err.Error())
 		return nil
 	}
-	if err := w.Start(); err != nil {
-		// Listing the processes failed; the exec notices and the sweeps
-		// go on.
-		log.Warn("TLS: first scan", "err", err)
-	}
-	if w.Err() != nil {
-		// The watcher logged why.
-		w.Close()
-		return nil
-	}
-	s := w.Stats()
-	log.Info("TLS capture on", "openssl", s.Files["openssl"], "openssl_static", s.Files["openssl-static"],
-		"go", s.Files["go"], "host_libraries", s.HostFiles, "uprobes", s.Uprobes,
-		"not_readable_processes", s.NotReadablePIDs)
+	go func() {
+		if done != nil {
+			defer close(done)
+		}
+		if err := w.Start(); err != nil {
+			// Listing the processes failed; the exec notices and the
+			// sweeps go on.
+			log.Warn("TLS: first scan", "err", err)
+		}
+		s := w.Stats()
+		if !s.On {
+			return // turned off (the watcher said why) or closed
+		}
+		log.Info("TLS capture on", "openssl", s.Files["openssl"], "openssl_static", s.Files["openssl-static"],
+			"go", s.Files["go"], "host_libraries", s.HostFiles, "uprobes", s.Uprobes,
+			"not_readable_processes", s.NotReadablePIDs)
+	}()
 	return w
 }

@@ -69,9 +69,13 @@ func TestStartTLS(t *testing.T) {
 					t.Skip("no libssl on this machine: nothing to be refused")
 				}
 			}
-			var buf bytes.Buffer
-			w := startTLS(c.l, slog.New(slog.NewTextHandler(&buf, nil)))
-			if (w != nil) != c.started {
+			var buf logBuffer
+			done := make(chan struct{})
+			w := startTLS(c.l, slog.New(slog.NewTextHandler(&buf, nil)), done)
+			if w != nil {
+				<-done
+			}
+			if (w != nil && w.Err() == nil) != c.started {
 				t.Errorf("watcher %v, want started %v", w, c.started)
 			}
 			lines := strings.Count(buf.String(), "TLS capture")
@@ -109,4 +113,22 @@ func TestRunTLSFlag(t *testing.T) {
 	if !errors.As(err, &ee) || ee.code != exitUsage || !strings.Contains(ee.msg, "--tls must be auto or off") {
 		t.Errorf("--tls on: %v", err)
 	}
+}
+
+// logBuffer is a bytes.Buffer for a logger written from many goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
