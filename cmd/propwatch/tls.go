@@ -1,10 +1,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 
+	"github.com/propwatch/propwatch/internal/loader"
 	"github.com/propwatch/propwatch/internal/tlswatch"
 )
 
@@ -27,17 +28,14 @@ func parseTLS(v string) (bool, error) {
 }
 
 // tlsLoader is what TLS capture needs of the loader: its TLS programs'
-// state, attaching them, and the process notices. startTLS asserts it at
-// run time while the Linux Loader does not have it yet; tls_other.go checks
-// at build time that the API (loader_other.go) satisfies it.
+// state, attaching them, and the process notices.
 type tlsLoader interface {
 	TLS() error
 	tlswatch.Attacher
 	tlswatch.Procs
 }
 
-// errNoTLSLoader: this build's loader has no TLS programs.
-var errNoTLSLoader = errors.New("this build's loader has no TLS programs")
+var _ tlsLoader = (*loader.Loader)(nil)
 
 // startTLS starts TLS capture on l when its TLS programs loaded: a Watcher
 // that attaches them to the TLS libraries and executables processes map.
@@ -47,17 +45,12 @@ var errNoTLSLoader = errors.New("this build's loader has no TLS programs")
 // watcher's, when an attach is refused). When the programs did not load it
 // logs one line saying why and returns nil: everything else runs. done, when
 // not nil, is closed after the first pass.
-func startTLS(l any, log *slog.Logger, done chan<- struct{}) *tlswatch.Watcher {
-	tl, ok := l.(tlsLoader)
-	if !ok {
-		log.Warn("TLS capture off: " + errNoTLSLoader.Error())
-		return nil
-	}
+func startTLS(tl tlsLoader, log *slog.Logger, done chan<- struct{}) *tlswatch.Watcher {
 	if err := tl.TLS(); err != nil {
 		log.Warn("TLS capture off: " + err.Error())
 		return nil
 	}
-	w, err := tlswatch.New(tlswatch.Config{Attacher: tl, Procs: tl, Log: log})
+	w, err := tlswatch.New(tlswatch.Config{Attacher: tl, Procs: tl, Log: log, Self: os.Getpid()})
 	if err != nil {
 		log.Warn("TLS capture off: " + err.Error())
 		return nil

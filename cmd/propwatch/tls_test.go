@@ -52,22 +52,19 @@ func (c closerFunc) Close() error { return c() }
 func TestStartTLS(t *testing.T) {
 	for _, c := range []struct {
 		name    string
-		l       any
+		l       *fakeTLSLoader
 		want    string
 		started bool
 	}{
-		{"no TLS programs", struct{}{}, "TLS capture off: this build's loader has no TLS programs", false},
 		{"not loaded", &fakeTLSLoader{tlsErr: errors.New("load pw_ssl_write: invalid argument")}, "TLS capture off: load pw_ssl_write: invalid argument", false},
 		{"refused", &fakeTLSLoader{attachErr: fmt.Errorf("creating perf_uprobe PMU: %w", unix.EACCES)}, "TLS capture off: uprobes refused (permission denied)", false},
 		{"on", &fakeTLSLoader{}, "TLS capture on", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if f, ok := c.l.(*fakeTLSLoader); ok {
-				f.closed = make(chan struct{})
-				defer close(f.closed)
-				if c.name == "refused" && len(systemLibs()) == 0 {
-					t.Skip("no libssl on this machine: nothing to be refused")
-				}
+			c.l.closed = make(chan struct{})
+			defer close(c.l.closed)
+			if c.name == "refused" && len(systemLibs()) == 0 {
+				t.Skip("no libssl on this machine: nothing to be refused")
 			}
 			var buf logBuffer
 			done := make(chan struct{})
@@ -86,8 +83,8 @@ func TestStartTLS(t *testing.T) {
 			if w != nil {
 				w.Close()
 			}
-			if f, ok := c.l.(*fakeTLSLoader); ok && f.live != 0 {
-				t.Errorf("%d probes left attached", f.live)
+			if c.l.live != 0 {
+				t.Errorf("%d probes left attached", c.l.live)
 			}
 		})
 	}

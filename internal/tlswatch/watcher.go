@@ -89,6 +89,11 @@ type Config struct {
 	SweepInterval, Grace, FullScanInterval time.Duration
 	// Workers run the exec scans.
 	Workers int
+	// Self is a process whose TLS is neither attached nor tracked:
+	// propwatch's own (os.Getpid()), whose OTLP and Kubernetes clients are
+	// not the host's traffic. Another process mapping the same file still
+	// gets it attached. 0: none.
+	Self int
 	// Log receives the watcher's lines; nil discards them.
 	Log *slog.Logger
 }
@@ -347,7 +352,7 @@ func (w *Watcher) fullScan() error {
 	w.st.fullScans++
 	w.mu.Unlock()
 	err := w.scan.ScanEach(func(pid int, ts []*tlsprobe.Target) {
-		w.apply(uint32(pid), ts, true)
+		w.apply(uint32(pid), ts)
 	})
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -383,12 +388,15 @@ func (w *Watcher) scanPID(pid uint32) {
 		return
 	}
 	w.mu.Unlock()
-	w.apply(pid, ts, false)
+	w.apply(pid, ts)
 }
 
 // apply records that pid maps the TLS targets ts (its whole TLS, as of one
 // scan), attaching the files not yet attached.
-func (w *Watcher) apply(pid uint32, ts []*tlsprobe.Target, full bool) {
+func (w *Watcher) apply(pid uint32, ts []*tlsprobe.Target) {
+	if w.cfg.Self != 0 && pid == uint32(w.cfg.Self) {
+		return
+	}
 	var attach []*tlsprobe.Target
 	w.mu.Lock()
 	if w.closed || w.off != nil {

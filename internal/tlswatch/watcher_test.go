@@ -585,3 +585,20 @@ func TestPermissionAdvice(t *testing.T) {
 		t.Errorf("own capabilities: %#x, %v", caps, ok)
 	}
 }
+
+// TestSelf: propwatch's own process is neither attached nor tracked; the
+// same file in another process is.
+func TestSelf(t *testing.T) {
+	r := newRig(t, Config{Self: 7})
+	r.scan.set(7, goExe)
+	if err := r.w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.want(t, 0, 0, 0)
+	if k, _ := r.w.Readable(7); k {
+		t.Error("self tracked")
+	}
+	r.scan.set(8, goExe)
+	r.w.scanPID(8)
+	r.want(t, probesGo, 0, probesGo)
+}
