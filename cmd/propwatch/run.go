@@ -215,6 +215,12 @@ func runObserve(ctx context.Context, stdout, stderr io.Writer, f runFlags) error
 	}
 	if tlsW != nil {
 		metrics = append(metrics, tlsW)
+		// A ClientHello of a process whose TLS is not read is a
+		// coverage gap of its pair (tls.not_readable).
+		ocfg.TLSReadable = func(tgid uint32) bool {
+			_, readable := tlsW.Readable(tgid)
+			return readable
+		}
 	}
 	obs := observe.New(ocfg)
 

@@ -164,6 +164,7 @@ type Observer struct {
 	streams    *simplelru.LRU[streamKey, *stream]
 	free       []*stream
 	dedupe     dedupe
+	tlsRead    tlsRead
 	queue      queue
 	codes      codeTable
 	named      parse.Verdict // the verdict of the record being named
@@ -237,6 +238,7 @@ func New(cfg Config) *Observer {
 	o := &Observer{cfg: cfg, analyzer: parse.NewAnalyzer(cfg.Analyzer), seed: maphash.MakeSeed()}
 	o.streams, _ = simplelru.NewLRU[streamKey, *stream](cfg.MaxStreams, o.onEvict)
 	o.dedupe.init(cfg.MaxQueued)
+	o.tlsRead.init(cfg.MaxQueued)
 	o.queue.init(cfg.MaxQueued)
 	o.initKafka()
 	o.initHTTP2()
@@ -255,6 +257,9 @@ func (o *Observer) Handle(ev *loader.Event, now time.Time) {
 		// event's sending end is learnt: the receiver's event may not
 		// name its peer.
 		o.cfg.Owners.Learn(ev.NetNS, ev.Local, ev.Remote, identity.Owner{TGID: ev.TGID, Comm: ev.Comm})
+	}
+	if ev.TLS {
+		o.tlsRead.add(connOf(ev), now)
 	}
 	// Name the process now, while it surely runs: a short-lived client is
 	// often gone by the time its requests are named.
@@ -473,6 +478,7 @@ func (o *Observer) Tick(now time.Time) {
 	}
 	o.kafkaExpire(now)
 	o.dedupe.expire(now)
+	o.tlsRead.expire(now, tlsReadWindow)
 }
 
 // Flush names every queued request, counts every head still in
@@ -512,7 +518,9 @@ func (o *Observer) name(r *record) {
 		o.cfg.Aggregator.Gap(k, GapHPACKStateUnknown, 1)
 		return
 	case protoTLSGap:
-		o.cfg.Aggregator.Gap(k, GapTLSNotReadable, 1)
+		if o.tlsGap(r) {
+			o.cfg.Aggregator.Gap(k, GapTLSNotReadable, 1)
+		}
 		return
 	}
 	v := r.judged.verdict(&o.named, &o.codes)

@@ -277,7 +277,8 @@ func TestTLSNotReadable(t *testing.T) {
 		f.hello(sock, loader.Ingress) // local client: its own end counts
 	}
 	readable[clientPID] = true
-	f.hello(4, loader.Egress)
+	f.hello(4, loader.Egress) // read when it came: no gap
+	readable[clientPID] = false
 	s := f.settle()
 	p := f.pairTLS(s, "checkout", "inventory", true)
 	if p.Protocol != ProtocolTLS || p.CoverageGaps[string(GapTLSNotReadable)] != 3 || p.Requests != 0 || p.GapTotal() != 3 {
@@ -291,5 +292,27 @@ func TestTLSNotReadable(t *testing.T) {
 	off.hello(1, loader.Egress)
 	if s := off.settle(); len(s.Pairs) != 0 {
 		t.Errorf("TLS capture off: pairs %+v, want none", s.Pairs)
+	}
+}
+
+// TestTLSNotReadableButRead: a connection whose plaintext was read at
+// either end is no gap, even when the watcher does not (yet, or any more)
+// know the process: a program that started a moment ago, or exited.
+func TestTLSNotReadableButRead(t *testing.T) {
+	for _, end := range []string{"client", "server"} {
+		t.Run(end, func(t *testing.T) {
+			f := newFixture(t, func(c *Config) { c.TLSReadable = func(uint32) bool { return false } })
+			f.hello(1, loader.Egress)
+			if end == "client" {
+				f.tlsSend(1, true, get("/a"))
+			} else {
+				f.tlsRecv(2, true, get("/a"))
+			}
+			s := f.settle()
+			p := f.pairTLS(s, "checkout", "inventory", true)
+			if p.Requests != 1 || p.GapTotal() != 0 || len(s.Pairs) != 1 {
+				t.Errorf("pairs %+v, want the request and no gap", s.Pairs)
+			}
+		})
 	}
 }
