@@ -62,9 +62,18 @@ var kafkaCodecs = map[string]kgo.CompressionCodec{
 }
 
 // kafkaClient opens a client of PEER_ADDR; KAFKA_OLD=1 caps the protocol
-// at Kafka 0.11 (Produce v3, Fetch v5: the oldest with record headers).
+// at Kafka 0.11 (Produce v3, Fetch v5: the oldest with record headers);
+// PEER_TLS_CA set, it dials with TLS and trusts that CA (the broker of
+// tlsKafkaBroker).
 func kafkaClient(opts ...kgo.Opt) (*kgo.Client, error) {
 	opts = append(opts, kgo.SeedBrokers(os.Getenv("PEER_ADDR")))
+	if os.Getenv("PEER_TLS_CA") != "" {
+		cfg, err := tlsClientConfig()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.DialTLSConfig(cfg))
+	}
 	if os.Getenv("KAFKA_OLD") == "1" {
 		opts = append(opts, kgo.MaxVersions(kversion.V0_11_0()))
 	}

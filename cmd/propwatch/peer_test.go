@@ -75,6 +75,12 @@ func runPeer(role string, args []string) error {
 		}
 		return err
 	}
+	if ok, err := runTLSPeer(role); ok {
+		if role != "tls-client" { // it reads stdin to its end itself
+			io.Copy(io.Discard, os.Stdin)
+		}
+		return err
+	}
 	if ok, err := runKubePeer(role); ok {
 		return err // it reads stdin to its end itself
 	}
