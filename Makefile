@@ -70,8 +70,12 @@ bench-overhead:
 # bench/overhead.sh BENCH_ROUNDS times (default 5) and the median ratio: the
 # way to compare two builds on a noisy machine. The -h2 targets measure
 # cleartext HTTP/2 instead: nginx with `listen ... http2` driven by h2load
-# (nghttp2-client) with the same trace headers (BENCH_PROTO=h2).
-.PHONY: bench-rounds bench-overhead-h2 bench-rounds-h2
+# (nghttp2-client) with the same trace headers (BENCH_PROTO=h2). The -tls
+# targets measure HTTP/1.1 over TLS: nginx with `listen ... ssl` driven by
+# wrk over https:// (BENCH_PROTO=https); bench-rounds-tls runs each round
+# with TLS capture on (propwatch's default) and off (--tls=off),
+# interleaved, and gives the median of each (BENCH_TLS_MODES="auto off").
+.PHONY: bench-rounds bench-overhead-h2 bench-rounds-h2 bench-overhead-tls bench-rounds-tls
 bench-rounds:
 	GO=$(GO) bash bench/rounds.sh
 
@@ -80,6 +84,12 @@ bench-overhead-h2:
 
 bench-rounds-h2:
 	BENCH_PROTO=h2 GO=$(GO) bash bench/rounds.sh
+
+bench-overhead-tls:
+	BENCH_PROTO=https GO=$(GO) bash bench/overhead.sh
+
+bench-rounds-tls:
+	BENCH_PROTO=https BENCH_TLS_MODES="auto off" GO=$(GO) bash bench/rounds.sh
 
 # Run every fuzz target for FUZZTIME each, one after another. New crashers
 # land in the package's testdata/fuzz and become regression seeds.

@@ -37,6 +37,19 @@
 # each connection and the same headers (from bench/wrk-request.lua). h2load
 # prints no percentiles: the latency fields are its mean and max.
 #
+# BENCH_PROTO=https measures HTTP/1.1 over TLS: nginx listens with `ssl`
+# (a self-signed P-256 certificate made with openssl in the temp dir) and
+# wrk drives https:// with the same headers. Both link the system's libssl,
+# so with TLS capture on (BENCH_TLS=auto, propwatch's default) the uprobes
+# on SSL_write/SSL_read run in wrk and nginx: their cost shows in the
+# ratio, not in propwatch's CPU. "counted" is then the requests on the
+# wrk -> nginx pair that says tls: true; a wrk -> nginx pair without it
+# would be ciphertext taken for requests, and is listed under other pairs.
+# BENCH_TLS=off runs propwatch with --tls=off: nothing is attached to the
+# TLS libraries, and over https nothing may be counted (the target is then
+# 0 counted and no other pair). bench/rounds.sh with BENCH_TLS_MODES="auto
+# off" runs both, interleaved.
+#
 # PASS/FAIL is printed against the targets (ratio >= 0.90, counted >= 99%),
 # but the exit status is 0 whenever the benchmark itself ran: the numbers
 # are for people, not a gate.
@@ -47,7 +60,8 @@
 # cleaned up on any exit.
 #
 # Environment:
-#   BENCH_PROTO=http1        http1 (wrk) or h2 (h2load, h2c)
+#   BENCH_PROTO=http1        http1 (wrk), h2 (h2load, h2c) or https (wrk, TLS)
+#   BENCH_TLS=auto           auto: propwatch's default TLS capture; off: --tls=off
 #   BENCH_H2_STREAMS=10      h2load -m: concurrent streams per connection
 #   BENCH_SECONDS=10         length of each measured wrk run
 #   BENCH_CONNECTIONS=50     wrk -c
@@ -95,9 +109,13 @@ BPF_STATS=${BENCH_BPF_STATS:-0}
 KEEP_TMP=${BENCH_KEEP_TMP:-0}
 PROTO=${BENCH_PROTO:-http1}
 STREAMS=${BENCH_H2_STREAMS:-10}
-[[ $PROTO == http1 || $PROTO == h2 ]] || die "BENCH_PROTO must be http1 or h2, not '$PROTO'"
+[[ $PROTO == http1 || $PROTO == h2 || $PROTO == https ]] || die "BENCH_PROTO must be http1, h2 or https, not '$PROTO'"
+TLS_MODE=${BENCH_TLS:-auto}
+[[ $TLS_MODE == auto || $TLS_MODE == off ]] || die "BENCH_TLS must be auto or off, not '$TLS_MODE'"
 GO=${GO:-go}
 read -r -a PW_EXTRA <<<"${PROPWATCH_ARGS:-}"
+# auto passes nothing: what propwatch does by default.
+[[ $TLS_MODE == off ]] && PW_EXTRA+=(--tls=off)
 for v in SECS CONNS THREADS WARMUP ATTACH_TIMEOUT STREAMS; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, not '${!v}'"
 done
@@ -112,10 +130,15 @@ readonly TARGET_RATIO=0.90 TARGET_COUNTED=0.99
 # h2load likewise, as propwatch-bench-h2load; CLIENT is the driver's comm.
 if [[ $PROTO == h2 ]]; then
 	readonly WRK_SERVICE=propwatch-bench-h2load CLIENT=h2load LISTEN_OPTS=" http2"
+elif [[ $PROTO == https ]]; then
+	readonly WRK_SERVICE=propwatch-bench-wrk CLIENT=wrk LISTEN_OPTS=" ssl"
 else
 	readonly WRK_SERVICE=propwatch-bench-wrk CLIENT=wrk LISTEN_OPTS=""
 fi
 readonly NGINX_SERVICE=nginx
+SCHEME=http
+[[ $PROTO == https ]] && SCHEME=https
+readonly SCHEME
 # The Host of bench/wrk-request.lua, not resolvable (RFC 2606): a request
 # whose server propwatch could not name shows under it.
 readonly BENCH_HOST=propwatch-bench.invalid
@@ -211,6 +234,7 @@ else
 fi
 command -v jq >/dev/null || missing+=(jq)
 command -v curl >/dev/null || missing+=(curl)
+if [[ $PROTO == https ]] && ! command -v openssl >/dev/null; then missing+=(openssl); fi
 if [[ $BPF_STATS == 1 ]] && ! command -v bpftool >/dev/null; then missing+=(bpftool); fi
 if ((${#missing[@]})); then
 	# nginx-light is a transitional package on newer Debian: fall back to nginx.
@@ -246,6 +270,11 @@ build_digest=$(sha256sum "$tmp/propwatch" | cut -c1-12)
 # Everything nginx writes goes to $tmp: pid file, error log (-e: before the
 # config is read), temp paths (else it creates /var/lib/nginx/*).
 write_nginx_conf() {
+	local tls=""
+	if [[ $PROTO == https ]]; then
+		tls="ssl_certificate $tmp/cert.pem;
+        ssl_certificate_key $tmp/key.pem;"
+	fi
 	cat >"$tmp/nginx.conf" <<EOF
 daemon off;
 master_process on;
@@ -267,6 +296,7 @@ http {
     server {
         listen 127.0.0.1:$1 default_server reuseport$LISTEN_OPTS;
         server_name _;
+        $tls
         location / {
             default_type text/plain;
             return 200 "ok\n";
@@ -283,6 +313,11 @@ port_free() {
 start_nginx() {
 	local port i
 	mkdir -p "$tmp/nginx-tmp"
+	if [[ $PROTO == https && ! -e $tmp/cert.pem ]]; then
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+			-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 \
+			-keyout "$tmp/key.pem" -out "$tmp/cert.pem" >/dev/null 2>&1 || die "openssl could not make a certificate"
+	fi
 	for _ in 1 2 3 4 5; do
 		port=$((20000 + RANDOM % 40000))
 		port_free "$port" || continue
@@ -292,7 +327,8 @@ start_nginx() {
 		nginx -c "$tmp/nginx.conf" -p "$tmp" -e "$tmp/nginx-error.log" </dev/null >"$tmp/nginx.out" 2>&1 &
 		nginx_pid=$!
 		for ((i = 0; i < 50; i++)); do
-			if [[ $(curl -fsS --max-time 1 $([[ $PROTO == h2 ]] && echo --http2-prior-knowledge) "http://127.0.0.1:$port/" 2>/dev/null) == ok ]]; then
+			if [[ $(curl -fsS --max-time 1 $([[ $PROTO == h2 ]] && echo --http2-prior-knowledge) \
+				$([[ $PROTO == https ]] && echo --cacert "$tmp/cert.pem") "$SCHEME://127.0.0.1:$port/" 2>/dev/null) == ok ]]; then
 				PORT=$port
 				return 0
 			fi
@@ -350,7 +386,7 @@ run_wrk() {
 	timeout --foreground -k 5 $((secs + 30)) \
 		env -u OTEL_RESOURCE_ATTRIBUTES OTEL_SERVICE_NAME="$WRK_SERVICE" \
 		wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --latency -s "$tmp/headers.lua" \
-		"http://127.0.0.1:$PORT/" >"$out" 2>&1 &
+		"$SCHEME://127.0.0.1:$PORT/" >"$out" 2>&1 &
 	wrk_pid=$!
 	local rc=0
 	wait "$wrk_pid" || rc=$?
@@ -623,6 +659,8 @@ if awk -v b="$BUSY" 'BEGIN {exit !(b > 0.15)}'; then
 fi
 DRIVER="wrk -t$THREADS -c$CONNS"
 [[ $PROTO == h2 ]] && DRIVER="h2load -t$THREADS -c$CONNS -m$STREAMS (h2c)"
+[[ $PROTO == https ]] && DRIVER="wrk -t$THREADS -c$CONNS (https)"
+DRIVER+=", tls capture $TLS_MODE"
 log "A-B-A: ${SECS}s per phase, $DRIVER, warm-up ${WARMUP}s"
 run_wrk warm-up "$WARMUP"
 run_wrk A1 "$SECS"
@@ -642,16 +680,22 @@ report="$tmp/report.json"
 # owns it; wrk is named by OTEL_SERVICE_NAME, or by its comm if its
 # environment could not be read. propwatch starts after the warm-up and A1
 # and stops before A2, on connections wrk opens in B, so nothing of the
-# other phases is in the report.
-COUNTED=$(jq --arg w "$WRK_SERVICE" --arg c "$CLIENT" --arg n "$NGINX_SERVICE" \
-	'[.pairs[] | select((.source == $w or .source == $c) and .destination == $n) | .requests] | add // 0' "$report")
+# other phases is in the report. Over https only the pair that says
+# tls: true counts.
+TLS_JSON=$([[ $PROTO == https ]] && echo true || echo false)
+COUNTED=$(jq --arg w "$WRK_SERVICE" --arg c "$CLIENT" --arg n "$NGINX_SERVICE" --argjson tls "$TLS_JSON" \
+	'[.pairs[] | select((.source == $w or .source == $c) and .destination == $n and (($tls | not) or .tls == true))
+	 | .requests] | add // 0' "$report")
 # Benchmark requests on another pair: one end was not named (it shows as an
-# address or as $BENCH_HOST). They are not in COUNTED.
-OTHER_PAIRS=$(jq -c --arg w "$WRK_SERVICE" --arg c "$CLIENT" --arg n "$NGINX_SERVICE" --arg h "$BENCH_HOST" '
+# address or as $BENCH_HOST), or, over https, the pair does not say tls:
+# true (ciphertext counted as requests). They are not in COUNTED.
+OTHER_PAIRS=$(jq -c --arg w "$WRK_SERVICE" --arg c "$CLIENT" --arg n "$NGINX_SERVICE" --arg h "$BENCH_HOST" \
+	--argjson tls "$TLS_JSON" '
 	[.pairs[] | select(((.source == $w or .source == $c) and .destination != $n)
 	                   or (.destination == $n and .source != $w and .source != $c)
-	                   or .destination == $h)
-	          | {source, destination, requests}]' "$report")
+	                   or .destination == $h
+	                   or ($tls and (.source == $w or .source == $c) and .destination == $n and .tls != true))
+	          | {source, destination, requests, tls}]' "$report")
 LOST=$(jq '.lost_events' "$report")
 LOST_BY=$(jq -c '.lost_by_reason' "$report")
 FAILURES=$(jq -c '.parse_failures' "$report")
@@ -669,6 +713,15 @@ read -r RATIO CPU10K SHARE CPU_CORE < <(awk -v a1="$A1_RPS" -v b="$B_RPS" -v a2=
 DRIFT=$(awk -v a1="$A1_RPS" -v a2="$A2_RPS" 'BEGIN {printf "%.3f", a2 / a1}')
 RATIO_OK=$(awk -v r="$RATIO" -v t="$TARGET_RATIO" 'BEGIN {print (r >= t) ? "true" : "false"}')
 COUNTED_OK=$(awk -v r="$SHARE" -v t="$TARGET_COUNTED" 'BEGIN {print (r >= t) ? "true" : "false"}')
+COUNTED_TARGET=$(awk -v t="$TARGET_COUNTED" 'BEGIN {printf ">= %.0f%%", t * 100}')
+TARGET_COUNTED_JSON=$TARGET_COUNTED
+if [[ $PROTO == https && $TLS_MODE == off ]]; then
+	# Nothing is readable: any request counted, on any pair, is ciphertext
+	# taken for one.
+	COUNTED_TARGET="0 (tls off)"
+	TARGET_COUNTED_JSON=0
+	COUNTED_OK=$([[ $COUNTED == 0 && $OTHER_PAIRS == "[]" ]] && echo true || echo false)
+fi
 verdict() { [[ $1 == true ]] && echo PASS || echo FAIL; }
 
 summary=$(
@@ -678,9 +731,9 @@ summary=$(
 	printf '  B  with propwatch      %10.0f req/s\n' "$B_RPS"
 	printf '  A2 without propwatch   %10.0f req/s   (A2/A1 %s: drift of the machine)\n' "$A2_RPS" "$DRIFT"
 	printf '  ratio B/mean(A1,A2)    %10s         target >= %s   %s\n' "$RATIO" "$TARGET_RATIO" "$(verdict "$RATIO_OK")"
-	printf '  counted                %10s / %s = %.2f%%   target >= %.0f%%   %s\n' \
+	printf '  counted                %10s / %s = %.2f%%   target %s   %s\n' \
 		"$COUNTED" "$B_REQS" "$(awk -v s="$SHARE" 'BEGIN {print s * 100}')" \
-		"$(awk -v t="$TARGET_COUNTED" 'BEGIN {print t * 100}')" "$(verdict "$COUNTED_OK")"
+		"$COUNTED_TARGET" "$(verdict "$COUNTED_OK")"
 	[[ $OTHER_PAIRS == "[]" ]] || printf '  on other pairs         %s\n' "$OTHER_PAIRS"
 	printf '  propwatch CPU          %10s s per 10k requests (%s s in B, %.0f%% of a core; %s s more to drain and stop)\n' \
 		"$CPU10K" "$PW_CPU" "$(awk -v c="$CPU_CORE" 'BEGIN {print c * 100}')" "$PW_DRAIN_CPU"
@@ -703,18 +756,18 @@ jq -n \
 	--argjson cpus "$(nproc)" --arg workers "$WORKERS" --argjson busy "$BUSY" \
 	--argjson noisy "$(printf '%s\n' "${NOISY[@]}" | jq -R -s -c 'split("\n") | map(select(length > 0))')" \
 	--argjson secs "$SECS" --argjson conns "$CONNS" --argjson threads "$THREADS" \
-	--argjson warmup "$WARMUP" --arg proto "$PROTO" --argjson streams "$STREAMS" --argjson bpf_stats "$([[ $BPF_STATS == 1 ]] && echo true || echo false)" \
+	--argjson warmup "$WARMUP" --arg proto "$PROTO" --arg tls "$TLS_MODE" --argjson streams "$STREAMS" --argjson bpf_stats "$([[ $BPF_STATS == 1 ]] && echo true || echo false)" \
 	--argjson a1 "$A1_JSON" --argjson b "$B_JSON" --argjson a2 "$A2_JSON" \
 	--argjson ratio "$RATIO" --argjson drift "$DRIFT" \
 	--argjson cpu "$PW_CPU" --argjson cpu10k "$CPU10K" --argjson drain "$PW_DRAIN_CPU" \
 	--argjson hwm "$PW_HWM_KB" --argjson lost "$LOST" --argjson lost_by "$LOST_BY" \
 	--argjson failures "$FAILURES" --argjson counted "$COUNTED" --argjson share "$SHARE" \
 	--argjson other "$OTHER_PAIRS" --argjson bpf "$BPF_JSON" \
-	--argjson tr "$TARGET_RATIO" --argjson tc "$TARGET_COUNTED" \
+	--argjson tr "$TARGET_RATIO" --argjson tc "$TARGET_COUNTED_JSON" \
 	--argjson ratio_ok "$RATIO_OK" --argjson counted_ok "$COUNTED_OK" \
 	'{schema: "propwatch.bench.overhead/v1", started: $started, commit: $commit, build_sha256: $build,
 	  machine: {kernel: $kernel, cpus: $cpus, busy_before_run: $busy, noisy: $noisy},
-	  config: {protocol: $proto, h2_streams: $streams, seconds: $secs, connections: $conns, threads: $threads, warmup_seconds: $warmup,
+	  config: {protocol: $proto, tls_capture: $tls, h2_streams: $streams, seconds: $secs, connections: $conns, threads: $threads, warmup_seconds: $warmup,
 	           nginx_workers: $workers, bpf_stats: $bpf_stats},
 	  phases: {a1: $a1, b: $b, a2: $a2},
 	  ratio: $ratio, drift_a2_over_a1: $drift,
