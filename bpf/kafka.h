@@ -36,6 +36,12 @@
 #define KAFKA_MAX_FRAME (100 << 20)
 /* Highest Produce version accepted (Kafka 4.x has 13); Go judges it again. */
 #define KAFKA_MAX_PRODUCE 13
+/* Lowest: v3 (Kafka 0.11, 2017) brought record batches, every client since
+ * sends it or later, and Kafka 4.0 refuses v0-v2 (KIP-896). An HTTP/2
+ * SETTINGS or WINDOW_UPDATE frame on stream 0, and a DATA frame on stream
+ * 1, read as Produce v0 or v1: a server's first frames over TLS (ALPN h2)
+ * and h2c. */
+#define KAFKA_MIN_PRODUCE 3
 
 /* Api keys and versions taken for requests at all: Kafka 4.x defines keys
  * up to about 90 and versions up to 17; a little room for what comes. */
@@ -84,7 +90,7 @@ static __always_inline int kafka_sniff(__u64 word, __u32 n)
 	if (key < 0 || key > KAFKA_MAX_API_KEY || ver < 0 || ver > KAFKA_MAX_API_VERSION)
 		return KAFKA_NONE;
 	if (key == KAFKA_API_PRODUCE)
-		return ver <= KAFKA_MAX_PRODUCE ? KAFKA_CAPTURE : KAFKA_NONE;
+		return ver >= KAFKA_MIN_PRODUCE && ver <= KAFKA_MAX_PRODUCE ? KAFKA_CAPTURE : KAFKA_NONE;
 	return KAFKA_TRACK;
 }
 

@@ -25,19 +25,23 @@ volatile const __u32 loopback_both = 0;
 /*
  * quiet_end reports whether a request start at this end of the connection
  * (w->si) is left to the other end: true on the sending (egress) end of a
- * loopback connection, which then records tgid as its sender; never for
- * TLS plaintext.
+ * loopback connection, which then records tgid as its sender. TLS
+ * plaintext is never left to the other end, whose library may not be
+ * readable: both ends emit (tls.h) and Go matches them; the sender is
+ * recorded all the same, for the other end's events, and for Go to name
+ * this end from the other's (a broker's Kafka response is seen as it is
+ * written, before the client's end has shown itself).
  */
 static __always_inline int quiet_end(struct work *w, __u8 dir, __u32 tgid)
 {
 	struct owner *o;
+	int quiet = !RELOAD(w->tls);
 
-	/* TLS plaintext: both ends emit (tls.h), Go matches them. */
-	if (loopback_both || dir != DIR_EGRESS || RELOAD(w->tls))
+	if (loopback_both || dir != DIR_EGRESS)
 		return 0;
 	/* The sock hooks' note: this loopback end is recorded already. */
 	if (tgid && w->owner_tgid == tgid)
-		return 1;
+		return quiet;
 	conn_fill(&w->conn, &w->si);
 	if (!is_loopback(w->conn.raddr))
 		return 0;
@@ -48,7 +52,7 @@ static __always_inline int quiet_end(struct work *w, __u8 dir, __u32 tgid)
 		update_or_count(&pw_owners, &w->conn, &w->own, ERR_OWNER);
 	}
 	w->owner_set = tgid;
-	return 1;
+	return quiet;
 }
 
 /*

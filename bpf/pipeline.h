@@ -242,6 +242,10 @@ __noinline int judge_chunk(void)
 			}
 			if (kind)
 				close_stream(w, kafka);
+			/* A TLS request's sender, for naming it from the
+			 * other end (quiet_end). */
+			if (RELOAD(w->tls))
+				quiet_end(w, dir, w->key.tgid);
 			return 0;
 		}
 		if (v == V_HOLD) {

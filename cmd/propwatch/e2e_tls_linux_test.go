@@ -895,6 +895,9 @@ func TestObserveTLSKafka(t *testing.T) {
 	checkTLSPairs(t, pairs, related, wants...)
 	noParseFailures(t, rep, 0)
 	noPlanted(t, raw, pw)
+	if os.Getenv("PW_DEBUG") != "" {
+		t.Logf("report: %s", raw)
+	}
 }
 
 // --- nothing left behind ----------------------------------------------------

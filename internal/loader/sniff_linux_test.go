@@ -209,7 +209,7 @@ func goKafkaSniff(b []byte) uint32 {
 		return 0
 	}
 	if key == kafka.APIProduce {
-		if ver <= 13 {
+		if ver >= 3 && ver <= 13 {
 			return 1
 		}
 		return 0
@@ -249,6 +249,10 @@ func TestKafkaSniff(t *testing.T) {
 		{"produce v9", frame(300, 0, 9), 1},
 		{"produce v3", frame(300, 0, 3), 1},
 		{"produce v14", frame(300, 0, 14), 0},
+		{"produce v2", frame(300, 0, 2), 0},
+		{"http2 settings on stream 0 (produce v0)", []byte{0, 0, 0x12, 4, 0, 0, 0, 0}, 0},
+		{"http2 window update on stream 0 (produce v0)", []byte{0, 0, 4, 8, 0, 0, 0, 0}, 0},
+		{"http2 data on stream 1 (produce v1)", []byte{0, 0x10, 0, 0, 0, 0, 0, 1}, 0},
 		{"fetch v17", frame(60, 1, 17), 2},
 		{"metadata v12", frame(40, 3, 12), 2},
 		{"api versions", frame(40, 18, 3), 2},

@@ -4,6 +4,7 @@ package loader
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -23,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/propwatch/propwatch/internal/parse/kafka"
 	"github.com/propwatch/propwatch/internal/tlsprobe"
 )
 
@@ -402,5 +404,49 @@ func testTLSNode(t *testing.T, hooks HookSet) {
 			!strings.Contains(string(ev.Data), "traceparent: "+traceparent) || ev.CommString() != "node" {
 			t.Errorf("%s %q by %q, want node's request", ev.Syscall, ev.Data, ev.CommString())
 		}
+	}
+}
+
+// TestTLSKafka: a Fetch request written through Go's crypto/tls is
+// matched to its response read through it, both as plaintext on the
+// connection's TLS streams.
+func TestTLSKafka(t *testing.T) { eachHookSet(t, testTLSKafka) }
+
+func testTLSKafka(t *testing.T, hooks HookSet) {
+	c := startCapture(t, Config{Hooks: hooks, TLS: true})
+	attachGoTLS(t, c.l)
+	broker, rawClient, rawConn := kafkaPair(t)
+	cert := tlsCert(t, "")
+	conn := tls.Server(rawConn, &tls.Config{Certificates: []tls.Certificate{cert}})
+	client := tls.Client(rawClient, &tls.Config{InsecureSkipVerify: true})
+	errc := make(chan error, 1)
+	go func() { errc <- conn.Handshake() }()
+	if err := client.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	fetch := kafkaRequest(kafka.APIFetch, 12, 8, randomBytes(40))
+	fetchResp := kafkaResponse(8, randomBytes(3000))
+	if _, err := client.Write(fetch); err != nil {
+		t.Fatal(err)
+	}
+	readFrame(t, conn)
+	if _, err := conn.Write(fetchResp); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFrame(t, client); !bytes.Equal(got, fetchResp) {
+		t.Fatalf("client read %d bytes", len(got))
+	}
+	var toClient []Event
+	for _, ev := range tlsEvents(t, c.sync(), broker, 1) {
+		if ev.Direction == Ingress && ev.Remote == broker {
+			toClient = append(toClient, ev)
+		}
+	}
+	first, data := kafkaShipped(t, toClient)
+	if !bytes.Equal(data, fetchResp) || first.KafkaAPIKey != kafka.APIFetch {
+		t.Errorf("fetch response: %d bytes (api %d), want %d answering Fetch:%s", len(data), first.KafkaAPIKey, len(fetchResp), describe(toClient))
 	}
 }
