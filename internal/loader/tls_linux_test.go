@@ -379,8 +379,14 @@ func testTLSNode(t *testing.T, hooks HookSet) {
 	if node, err = filepath.EvalSymlinks(node); err != nil {
 		t.Fatal(err)
 	}
+	// NodeSource's node links OpenSSL in; Debian's links the system's
+	// libssl (through libnode).
+	lib := node
+	if syms, err := tlsprobe.ResolveOpenSSL(node); err != nil || !syms.Readable() {
+		lib = libssl(t)
+	}
 	c := startCapture(t, Config{Hooks: hooks, TLS: true})
-	attachOpenSSL(t, c.l, node)
+	attachOpenSSL(t, c.l, lib)
 	server := tlsServer(t, tlsCert(t, ""))
 	script := filepath.Join(t.TempDir(), "client.js")
 	if err := os.WriteFile(script, []byte(nodeClient), 0o644); err != nil {
