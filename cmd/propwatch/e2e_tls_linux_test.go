@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"io"
 	"math/big"
 	mrand "math/rand/v2"
@@ -280,7 +281,13 @@ func waitLog(t *testing.T, pw *running, timeout time.Duration, parts ...string) 
 // probes to path.
 func waitAttached(t *testing.T, pw *running, path string) {
 	t.Helper()
-	t.Logf("attached: %s", waitLog(t, pw, 20*time.Second, tlsAttachedLog, path))
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	// The log names the file by device and inode, not by its path.
+	file := fmt.Sprintf("file=%d:%d ", st.Dev, st.Ino)
+	t.Logf("attached: %s", waitLog(t, pw, 20*time.Second, tlsAttachedLog, file))
 }
 
 // tlsFileOf is the file whose TLS functions process pid runs: the libssl

@@ -60,7 +60,7 @@ func TestOTLPFlags(t *testing.T) {
 	base := func() runFlags {
 		return runFlags{limits: w3c.DefaultBaggageLimits(), maxPairs: 10, interval: time.Second,
 			kafkaCapture: loader.DefaultKafkaCaptureBytes, kafkaMemory: observe.DefaultKafkaMemory, otlpRate: 10,
-			chainWindow: time.Minute, chainIDs: 1, chainPerProc: 1}
+			chainWindow: time.Minute, chainIDs: 1, chainPerProc: 1, tls: tlsAuto}
 	}
 	for _, c := range []struct {
 		name     string

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -574,7 +575,10 @@ func (w *Watcher) attach(id tlsprobe.FileID, t *tlsprobe.Target, pinned bool) {
 		w.st.uprobes += len(links)
 		w.st.attached++
 		w.mu.Unlock()
-		w.log.Info("TLS file attached", "kind", t.Kind.String(), "path", t.Path, "uprobes", len(links), "host_library", pinned)
+		// The file by its identity: a path names a user's directories
+		// and programs, which stay out of the log but at debug level.
+		w.log.Info("TLS file attached", "kind", t.Kind.String(), "file", fileKey(id), "uprobes", len(links), "host_library", pinned)
+		w.log.Debug("TLS file path", "file", fileKey(id), "path", t.Path)
 		return
 	}
 	closeAll(links)
@@ -688,4 +692,10 @@ func (w *Watcher) candidatesLocked(now time.Time) int {
 		}
 	}
 	return n
+}
+
+// fileKey names a file in the log by its device and inode, as
+// "DEV:INO" (stat(2)'s st_dev and st_ino, in decimal).
+func fileKey(id tlsprobe.FileID) string {
+	return strconv.FormatUint(id.Dev, 10) + ":" + strconv.FormatUint(id.Ino, 10)
 }
