@@ -4,7 +4,8 @@
  * that connections that are ciphertext on the socket are judged too. The
  * uprobe programs (headers.c) go on OpenSSL's SSL_write, SSL_write_ex,
  * SSL_read and SSL_read_ex, in libssl or in an executable that links
- * OpenSSL in (node), and on Go's crypto/tls.(*Conn).Write and Read;
+ * OpenSSL in (node), and on Go's crypto/tls.(*Conn).Write and Read
+ * (tls_probes.h);
  * internal/tlswatch decides where. The plaintext then goes through the
  * same pipeline as socket bytes (capture_tls, capture.h), on a stream of
  * its own (head_key.tls), and its events say tls.
