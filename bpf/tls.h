@@ -188,16 +188,28 @@ __noinline int tls_window(void)
 #define TLS_VERSION_MAJOR 0x03
 #define TLS_VERSION_MINOR_MAX 0x04
 #define TLS_HANDSHAKE_CLIENT_HELLO 0x01
-#define TLS_HELLO_PEEK 6
+#define TLS_RECORD_HEADER 5
+/* The record version of an initial ClientHello: 3.1 (TLS 1.0), which
+ * OpenSSL, Go, GnuTLS and BoringSSL send there for compatibility (RFC 8446,
+ * 5.1: legacy_record_version); a ServerHello's is 3.3. */
+#define TLS_HELLO_RECORD_MINOR 0x01
 
-/* Whether the first n bytes of a chunk (little-endian word) start a TLS
- * ClientHello. */
+/*
+ * Whether the first n bytes of a chunk (little-endian word) start a TLS
+ * ClientHello: the record header and the handshake type; or, when a
+ * server reads the record header alone (GnuTLS does), a handshake record
+ * of an initial ClientHello's version.
+ */
 static __always_inline int tls_client_hello(__u64 word, __u64 n)
 {
-	return n >= TLS_HELLO_PEEK && (word & 0xff) == TLS_RECORD_HANDSHAKE &&
-	       ((word >> 8) & 0xff) == TLS_VERSION_MAJOR &&
-	       ((word >> 16) & 0xff) <= TLS_VERSION_MINOR_MAX &&
-	       ((word >> 40) & 0xff) == TLS_HANDSHAKE_CLIENT_HELLO;
+	__u32 minor = (word >> 16) & 0xff;
+
+	if (n < TLS_RECORD_HEADER || (word & 0xff) != TLS_RECORD_HANDSHAKE ||
+	    ((word >> 8) & 0xff) != TLS_VERSION_MAJOR)
+		return 0;
+	if (n == TLS_RECORD_HEADER)
+		return minor == TLS_HELLO_RECORD_MINOR;
+	return minor <= TLS_VERSION_MINOR_MAX && ((word >> 40) & 0xff) == TLS_HANDSHAKE_CLIENT_HELLO;
 }
 
 /*

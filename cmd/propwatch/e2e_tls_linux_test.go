@@ -1142,3 +1142,84 @@ func TestTLSNothingLeftBehind(t *testing.T) {
 		}
 	}
 }
+
+// --- not readable -------------------------------------------------------------
+
+// TestObserveTLSNotReadable: wget (GnuTLS) fetches three times from
+// gnutls-serv, a TLS library propwatch does not read at either end: each
+// connection is one tls.not_readable gap of the pair, protocol tls with
+// tls: true, and no request, no other pair, no parse failure. A
+// connection whose server end is read (the Go TLS server) is no gap, and
+// its requests are counted.
+func TestObserveTLSNotReadable(t *testing.T) {
+	privtest.RequireBPF(t)
+	wget := requireTool(t, "wget", "wget")
+	serv := requireTool(t, "gnutls-serv", "gnutls-bin")
+	bin := buildPropwatch(t)
+	certs := makeTLSCerts(t)
+	tag, svc := e2eTag()
+
+	addr := freePort(t)
+	_, port, _ := net.SplitHostPort(addr)
+	srv := startProcess(t, exec.Command(serv, "--http", "--quiet", "-p", port,
+		"--x509certfile", certs.cert, "--x509keyfile", certs.key), svc("gnutls"))
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gnutls-serv does not listen on %s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	goSrv := startPeer(t, "tls-server", svc("gosrv"), append(certs.serverEnv(), h2Env(false))...)
+	goAddr := goSrv.line(t)
+
+	reportPath := filepath.Join(t.TempDir(), "report.json")
+	pw := startPropwatch(t, bin, append([]string{"--quiet", "--report", reportPath}, hooksArgs()...)...)
+	waitAttached(t, pw, tlsFileOf(t, goSrv.cmd.Process.Pid))
+	fetch := func(url string, n int) {
+		for range n {
+			cmd := exec.Command(wget, "-q", "-O", "/dev/null", "--ca-certificate", certs.ca, url)
+			cmd.Env = append(os.Environ(), "OTEL_SERVICE_NAME="+svc("wget"))
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("wget %s: %v\n%s", url, err, out)
+			}
+		}
+	}
+	fetch("https://"+addr+"/", 3)
+	fetch("https://"+goAddr+"/tls-read", 2)
+	time.Sleep(time.Second)
+	pw.stop(t)
+	_ = srv // stopped on cleanup
+
+	raw, rep, _ := pw.report(t, reportPath, "tls", tag)
+	var gap, read bool
+	for _, p := range rep.Pairs {
+		if p.Source != svc("wget") {
+			continue
+		}
+		t.Logf("%s -> %s (%s, tls %v): %d requests, gaps %v", p.Source, p.Destination, p.Protocol, p.TLS, p.Requests, p.CoverageGaps)
+		switch {
+		case p.Destination == svc("gnutls") && p.Protocol == "tls" && p.TLS:
+			gap = true
+			if p.Requests != 0 || p.CoverageGaps["tls.not_readable"] != 3 || len(p.CoverageGaps) != 1 {
+				t.Errorf("wget -> gnutls-serv: %d requests, gaps %v, want none and 3 tls.not_readable", p.Requests, p.CoverageGaps)
+			}
+		case p.Destination == svc("gosrv") && p.Protocol == "http" && p.TLS:
+			read = true
+			if p.Requests != 2 || len(p.CoverageGaps) != 0 {
+				t.Errorf("wget -> Go server: %d requests, gaps %v, want 2 and none", p.Requests, p.CoverageGaps)
+			}
+		default:
+			t.Errorf("unexpected pair %s -> %s (%s, tls %v)", p.Source, p.Destination, p.Protocol, p.TLS)
+		}
+	}
+	if !gap || !read {
+		t.Errorf("pairs of wget: gap %v, read %v, want both:\n%s", gap, read, raw)
+	}
+	noParseFailures(t, rep, 0)
+	noPlanted(t, raw, pw)
+}

@@ -251,11 +251,12 @@ func New(cfg Config) *Observer {
 func (o *Observer) Handle(ev *loader.Event, now time.Time) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.bothEnds(ev) || !ev.Remote.Addr().IsLoopback() {
+	if o.bothEnds(ev) || ev.Protocol == loader.TLSHello || !ev.Remote.Addr().IsLoopback() {
 		// Otherwise only the receiving end of a loopback connection
 		// emits, so no event will ever ask who owns this end. A TLS
 		// event's sending end is learnt: the receiver's event may not
-		// name its peer.
+		// name its peer. So are both ends of a ClientHello, the one
+		// event of a process whose TLS is not read.
 		o.cfg.Owners.Learn(ev.NetNS, ev.Local, ev.Remote, identity.Owner{TGID: ev.TGID, Comm: ev.Comm})
 	}
 	if ev.TLS {
