@@ -17,8 +17,8 @@
 # cross-compiled. Knobs (environment):
 #   KERNELS_ONLY=6.12        boot only the matrix lines that contain this
 #   KERNELS_JOBS=n           guests at a time (default: one per host core)
-#   KERNELS_GUEST_TIMEOUT=s  wall-clock limit per guest (default 600)
-#   KERNELS_TEST_TIMEOUT=d   -test.timeout of each test binary (default 8m)
+#   KERNELS_GUEST_TIMEOUT=s  wall-clock limit per guest (default 1200)
+#   KERNELS_TEST_TIMEOUT=d   -test.timeout of each test binary (default 15m)
 #   KERNELS_TEST_ARGS=...    more test flags, e.g. -test.run=TestVerifierStats
 #   KERNELS_MEM=2G KERNELS_SMP=2
 set -euo pipefail
@@ -29,8 +29,8 @@ MATRIX=kernels/matrix.txt
 CACHE=kernels/.cache
 ONLY=${KERNELS_ONLY:-}
 JOBS=${KERNELS_JOBS:-$(nproc)}
-GUEST_TIMEOUT=${KERNELS_GUEST_TIMEOUT:-600}
-TEST_TIMEOUT=${KERNELS_TEST_TIMEOUT:-8m}
+GUEST_TIMEOUT=${KERNELS_GUEST_TIMEOUT:-1200}
+TEST_TIMEOUT=${KERNELS_TEST_TIMEOUT:-15m}
 TEST_ARGS=${KERNELS_TEST_ARGS:-}
 MEM=${KERNELS_MEM:-2G}
 SMP=${KERNELS_SMP:-2}

@@ -346,10 +346,15 @@ func TestRefusedWithoutSysAdmin(t *testing.T) {
 	if err != nil {
 		t.Skip("capsh not installed (libcap2-bin)")
 	}
-	cmd := exec.Command(capsh, "--drop=cap_sys_admin", "--", "-c", `exec "$0" -test.run '^TestRefusedChild$' -test.v`, os.Args[0])
+	// The test binary itself is capsh's shell: no /bin/bash needed (the
+	// kernel matrix's guests have busybox alone).
+	cmd := exec.Command(capsh, "--drop=cap_sys_admin", "--shell="+os.Args[0], "--", "-test.run", "^TestRefusedChild$", "-test.v")
 	cmd.Env = append(os.Environ(), envRefusedChild+"=1")
 	out, err := cmd.CombinedOutput()
 	t.Logf("%s", out)
+	if err == nil && strings.Contains(string(out), "--- SKIP: TestRefusedChild") {
+		t.Skip("the child found no libssl to attach to")
+	}
 	if err != nil || !strings.Contains(string(out), "--- PASS: TestRefusedChild") {
 		t.Fatalf("child: %v", err)
 	}
