@@ -120,8 +120,8 @@ func attachGoTLS(t *testing.T, l *Loader) {
 		}
 		t.Cleanup(func() { c.Close() })
 	}
-	attach(w.Offset, GoTLSWrite)
-	attach(r.Offset, GoTLSRead)
+	attach(w.Body, GoTLSWrite)
+	attach(r.Body, GoTLSRead)
 	for _, ret := range r.Returns {
 		attach(ret, GoTLSReadRet)
 	}

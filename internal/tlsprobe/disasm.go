@@ -53,6 +53,50 @@ func returns(m elf.Machine, code []byte) ([]uint64, error) {
 	return rets, nil
 }
 
+// prologueInsts bounds the instructions searched for a Go function's stack
+// check: it opens the function (amd64: CMP SP or a LEA, CMP, then JLS;
+// arm64: MOVD, CMP, then B.LS, a SUB before the CMP for large frames).
+const prologueInsts = 6
+
+// bodyStart returns the offset, relative to the start of code, of the first
+// instruction after a Go function's stack check: the conditional branch to
+// runtime.morestack in its first instructions, which returns to the
+// function's first instruction once the stack has grown. A probe there fires
+// once a call, where a probe on the first instruction fires again after
+// each stack growth; the arguments are still in their registers (the check
+// uses none of them). A function without a stack check (NOSPLIT) starts its
+// body at 0.
+func bodyStart(m elf.Machine, code []byte) uint64 {
+	switch m {
+	case elf.EM_X86_64:
+		for pc, i := 0, 0; pc < len(code) && i < prologueInsts; i++ {
+			inst, err := x86asm.Decode(code[pc:], x86Mode64)
+			if err != nil {
+				return 0
+			}
+			pc += inst.Len
+			if inst.Op == x86asm.JBE {
+				return uint64(pc)
+			}
+		}
+	case elf.EM_AARCH64:
+		for pc, i := 0, 0; pc+arm64InstLen <= len(code) && i < prologueInsts; pc, i = pc+arm64InstLen, i+1 {
+			inst, err := arm64asm.Decode(code[pc : pc+arm64InstLen])
+			if err != nil {
+				return 0
+			}
+			if c, ok := inst.Args[0].(arm64asm.Cond); inst.Op == arm64asm.B && ok && c.Value == arm64CondLS {
+				return uint64(pc + arm64InstLen)
+			}
+		}
+	}
+	return 0
+}
+
+// arm64CondLS is the condition code LS (unsigned lower or same), 9 in the
+// architecture's encoding, which Go's stack check branches on.
+const arm64CondLS = 9
+
 // IsReturn reports whether code starts with a return instruction of machine
 // m: RET on amd64 (C3, or C2 with an immediate) and on arm64.
 func IsReturn(m elf.Machine, code []byte) bool {

@@ -25,6 +25,12 @@ type GoFunc struct {
 	// function, where the uprobe step attaches the probes that stand in for
 	// a uretprobe. Never empty for a function ResolveGo returns.
 	Returns []uint64
+	// Body is the file offset of the first instruction after the
+	// function's stack check, where its entry probe goes: a probe on the
+	// first instruction fires twice when the call grows the goroutine's
+	// stack (runtime.morestack returns to the function's start). Offset
+	// when the function has no stack check.
+	Body uint64
 }
 
 // GoTLS is what a Go binary offers for reading crypto/tls.
@@ -93,7 +99,7 @@ func resolveGo(f *elf.File, version string) (*GoTLS, error) {
 		if len(rel) == 0 {
 			return nil, &NotReadableError{Kind: KindGo, Reason: ReasonNoReturn, Err: fmt.Errorf("%s: no return instruction", name)}
 		}
-		fn := GoFunc{Symbol: s, Returns: make([]uint64, len(rel))}
+		fn := GoFunc{Symbol: s, Returns: make([]uint64, len(rel)), Body: s.Offset + bodyStart(f.Machine, code)}
 		for i, r := range rel {
 			fn.Returns[i] = s.Offset + r
 		}

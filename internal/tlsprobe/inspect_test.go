@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"debug/elf"
 	"errors"
+	"golang.org/x/arch/arm64/arm64asm"
+	"golang.org/x/arch/x86/x86asm"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf/link"
@@ -144,6 +147,7 @@ func inspectGo(t *testing.T, path string, m elf.Machine, stripped bool) *GoTLS {
 			t.Errorf("%s from %s, want %s", name, fn.Table, wantTable)
 		}
 		checkReturns(t, path, m, fn)
+		checkBody(t, path, m, fn)
 		t.Logf("%s %s stripped=%v: %s at %#x (%d bytes, %s), %d returns", g.GoVersion, g.Arch, g.Stripped, name, fn.Offset, fn.Size, fn.Table, len(fn.Returns))
 	}
 	return g
@@ -275,5 +279,43 @@ func TestOpenSSLReadableWithoutOptional(t *testing.T) {
 	s = &OpenSSLSymbols{Found: map[string]Symbol{SymSSLWriteEx: {}, SymSSLFree: {}, SymSSLSetFD: {}}}
 	if s.Readable() {
 		t.Error("no read function: readable")
+	}
+}
+
+// checkBody checks that a function's entry probe goes right after its
+// stack check: past the start, within the prologue, just after the
+// conditional branch to morestack.
+func checkBody(t *testing.T, path string, m elf.Machine, fn GoFunc) {
+	t.Helper()
+	if fn.Body <= fn.Offset || fn.Body-fn.Offset > 32 {
+		t.Fatalf("%s: body at %#x, entry %#x: want the stack check's end, a few instructions in", fn.Name, fn.Body, fn.Offset)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	code := make([]byte, fn.Body-fn.Offset)
+	if _, err := f.ReadAt(code, int64(fn.Offset)); err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	switch m {
+	case elf.EM_X86_64:
+		for pc := 0; pc < len(code); {
+			inst, err := x86asm.Decode(code[pc:], x86Mode64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last, pc = inst.Op.String(), pc+inst.Len
+		}
+		if last != "JBE" {
+			t.Errorf("%s: the instruction before the body is %s, want JBE (Go's JLS)", fn.Name, last)
+		}
+	case elf.EM_AARCH64:
+		inst, err := arm64asm.Decode(code[len(code)-arm64InstLen:])
+		if err != nil || inst.String() == "" || !strings.HasPrefix(inst.String(), "B LS") {
+			t.Errorf("%s: the instruction before the body is %v (%v), want B.LS", fn.Name, inst, err)
+		}
 	}
 }

@@ -63,13 +63,13 @@ func probes(in tlsprobe.Inspection) []probe {
 		}
 	case in.Go != nil:
 		if fn, ok := in.Go.Funcs[tlsprobe.GoConnWrite]; ok {
-			out = append(out, probe{loader.GoTLSWrite, fn.Offset})
+			out = append(out, probe{loader.GoTLSWrite, fn.Body})
 		}
 		if fn, ok := in.Go.Funcs[tlsprobe.GoConnRead]; ok {
 			for _, r := range fn.Returns {
 				out = append(out, probe{loader.GoTLSReadRet, r})
 			}
-			out = append(out, probe{loader.GoTLSRead, fn.Offset})
+			out = append(out, probe{loader.GoTLSRead, fn.Body})
 		}
 	}
 	return out

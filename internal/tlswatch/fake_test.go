@@ -192,8 +192,8 @@ var (
 			tlsprobe.SymSSLWrite, tlsprobe.SymSSLRead, tlsprobe.SymSSLSetFD, tlsprobe.SymSSLFree)}}
 	goExe = &tlsprobe.Target{ID: tlsprobe.FileID{Dev: 1, Ino: 13}, Path: "/srv/app",
 		Inspection: tlsprobe.Inspection{Kind: tlsprobe.KindGo, Go: &tlsprobe.GoTLS{GoVersion: "go1.26.8", Arch: "amd64", Funcs: map[string]tlsprobe.GoFunc{
-			tlsprobe.GoConnWrite: {Symbol: tlsprobe.Symbol{Name: tlsprobe.GoConnWrite, Offset: 0x1000}, Returns: []uint64{0x1040}},
-			tlsprobe.GoConnRead:  {Symbol: tlsprobe.Symbol{Name: tlsprobe.GoConnRead, Offset: 0x2000}, Returns: []uint64{0x2030, 0x2070, 0x20a0}},
+			tlsprobe.GoConnWrite: {Symbol: tlsprobe.Symbol{Name: tlsprobe.GoConnWrite, Offset: 0x1000}, Body: 0x1011, Returns: []uint64{0x1040}},
+			tlsprobe.GoConnRead:  {Symbol: tlsprobe.Symbol{Name: tlsprobe.GoConnRead, Offset: 0x2000}, Body: 0x2011, Returns: []uint64{0x2030, 0x2070, 0x20a0}},
 		}}}}
 	// goStripped is a Go binary whose functions cannot be found.
 	goStripped = &tlsprobe.Target{ID: tlsprobe.FileID{Dev: 1, Ino: 14}, Path: "/srv/obfuscated",

@@ -60,7 +60,7 @@ func TestStartOncePerFile(t *testing.T) {
 	}
 	r.att.mu.Unlock()
 	slices.Sort(goProgs)
-	if want := []string{"pw_go_tls_read@0x2000", "pw_go_tls_read_ret@0x2030", "pw_go_tls_read_ret@0x2070", "pw_go_tls_read_ret@0x20a0", "pw_go_tls_write@0x1000"}; !slices.Equal(goProgs, want) {
+	if want := []string{"pw_go_tls_read@0x2011", "pw_go_tls_read_ret@0x2030", "pw_go_tls_read_ret@0x2070", "pw_go_tls_read_ret@0x20a0", "pw_go_tls_write@0x1011"}; !slices.Equal(goProgs, want) {
 		t.Errorf("go probes %v, want %v", goProgs, want)
 	}
 
