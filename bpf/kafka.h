@@ -36,12 +36,12 @@
 #define KAFKA_MAX_FRAME (100 << 20)
 /* Highest Produce version accepted (Kafka 4.x has 13); Go judges it again. */
 #define KAFKA_MAX_PRODUCE 13
-/* Lowest: v3 (Kafka 0.11, 2017) brought record batches, every client since
- * sends it or later, and Kafka 4.0 refuses v0-v2 (KIP-896). An HTTP/2
- * SETTINGS or WINDOW_UPDATE frame on stream 0, and a DATA frame on stream
- * 1, read as Produce v0 or v1: a server's first frames over TLS (ALPN h2)
- * and h2c. */
-#define KAFKA_MIN_PRODUCE 3
+/* Lowest: v2 (Kafka 0.10, 2016), the version librdkafka falls back to when
+ * a broker does not answer ApiVersions (broker.version.fallback); Kafka 4.0
+ * refuses anything below v3 (KIP-896). An HTTP/2 SETTINGS or WINDOW_UPDATE
+ * frame on stream 0, and a DATA frame on stream 1, read as Produce v0 and
+ * v1: a server's first frames over TLS (ALPN h2) and h2c. */
+#define KAFKA_MIN_PRODUCE 2
 
 /* Api keys and versions taken for requests at all: Kafka 4.x defines keys
  * up to about 90 and versions up to 17; a little room for what comes. */

@@ -209,7 +209,7 @@ func goKafkaSniff(b []byte) uint32 {
 		return 0
 	}
 	if key == kafka.APIProduce {
-		if ver >= 3 && ver <= 13 {
+		if ver >= 2 && ver <= 13 {
 			return 1
 		}
 		return 0
@@ -249,7 +249,8 @@ func TestKafkaSniff(t *testing.T) {
 		{"produce v9", frame(300, 0, 9), 1},
 		{"produce v3", frame(300, 0, 3), 1},
 		{"produce v14", frame(300, 0, 14), 0},
-		{"produce v2", frame(300, 0, 2), 0},
+		{"produce v2", frame(300, 0, 2), 1},
+		{"produce v1", frame(300, 0, 1), 0},
 		{"http2 settings on stream 0 (produce v0)", []byte{0, 0, 0x12, 4, 0, 0, 0, 0}, 0},
 		{"http2 window update on stream 0 (produce v0)", []byte{0, 0, 4, 8, 0, 0, 0, 0}, 0},
 		{"http2 data on stream 1 (produce v1)", []byte{0, 0x10, 0, 0, 0, 0, 0, 1}, 0},
