@@ -126,6 +126,21 @@ func TestObserveKafka(t *testing.T) {
 	time.Sleep(time.Second)
 	pw.stop(t)
 	raw, rep, pairs := pw.report(t, reportPath, "kafka", tag)
+	// kcat's producer exits once its records are acknowledged, which on a
+	// slow machine (the matrix's emulated arm64 guests) can come before
+	// propwatch has read the broker's event that names it: it is then
+	// named by its command, as the README says of processes gone before
+	// their first event is read. Its records are counted all the same.
+	for _, p := range rep.Pairs {
+		if p.Source != "kcat" || p.Destination != "kcat-in" || p.Protocol != "kafka" {
+			continue
+		}
+		if _, named := pairs[[2]string{svc("kcat-prod"), "kcat-in"}]; named {
+			t.Errorf("kcat's records on two pairs: named and by command (%d)", p.Requests)
+		}
+		t.Logf("kcat's producer exited before it was named: its pair is kcat -> kcat-in")
+		pairs[[2]string{svc("kcat-prod"), "kcat-in"}] = p
+	}
 	for k, p := range pairs {
 		t.Logf("%s -> %s: %d records, %d missing, %d invalid, pii %v, gaps %v", k[0], k[1], p.Requests, p.MissingContext, p.InvalidContext, p.PIIByKind, p.CoverageGaps)
 	}
